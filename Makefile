@@ -1,0 +1,59 @@
+# creditflow — run `make help` for the targets.
+SHELL := /bin/bash
+BIN   := build/bin/creditflow
+GO    ?= go
+FUZZTIME ?= 150000x
+DEMO_DIR ?= build/demo
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build the creditflow binary into build/bin
+	$(GO) build -o $(BIN) ./cmd/creditflow
+
+.PHONY: demo
+demo: build ## generate traffic and run it through the pipeline on local defaults, then show what landed
+	@./deploy/demo.sh
+
+.PHONY: test
+test: ## vet, unit + integration tests, golden scenarios, a short fuzz run
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -run='^$$' -fuzz=FuzzDecodeUsage -fuzztime=$(FUZZTIME) ./schemas
+
+.PHONY: test-short
+test-short: ## unit tests only (no services needed)
+	$(GO) test -count=1 -short ./...
+
+.PHONY: golden
+golden: ## regenerate golden files after an intended change (review the diff!)
+	$(GO) test -count=1 ./... -update
+
+.PHONY: bench
+bench: ## hot-path benchmarks (core, decoder, dedup, windows, close, alerts)
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=2s ./schemas ./pipeline/...
+
+.PHONY: loadtest
+loadtest: build ## replay 10M generated events and report wall time, events/s and peak RSS
+	@./deploy/loadtest.sh
+
+.PHONY: services
+services: ## install and start Kafka and ClickHouse under build/services
+	@./.ci/services.sh
+
+.PHONY: services-stop
+services-stop: ## stop the local Kafka and ClickHouse
+	-@./deploy/kafka.sh stop
+	-@./deploy/clickhouse.sh stop
+
+.PHONY: fmt
+fmt: ## gofmt every Go file
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: clean
+clean: ## remove build outputs (and service data)
+	rm -rf build

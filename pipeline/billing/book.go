@@ -1,0 +1,283 @@
+// Package billing keeps every tenant's running account: it routes counted
+// usage and grants into the ledger, evaluates threshold, cap, top-up and
+// runaway alerts on every counted event, and closes billing periods as the
+// processing clock passes their end plus the close grace. Replay and the
+// streaming pipeline drive the same Book, so both produce the same numbers.
+//
+// Alerts are evaluated only for events of a period that is not closed yet: a
+// late event for a closed period is billed by the next close as an
+// adjustment, but raises no live alert for a period that is history.
+//
+// The package is pure: clocks are arguments.
+package billing
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/creditflow/creditflow/pipeline/alert"
+	"github.com/creditflow/creditflow/pipeline/catalog"
+	"github.com/creditflow/creditflow/pipeline/ledger"
+	"github.com/creditflow/creditflow/pipeline/period"
+	"github.com/creditflow/creditflow/schemas"
+)
+
+// Config configures a Book.
+type Config struct {
+	CloseGrace time.Duration // a period is closed once its end plus CloseGrace has passed; zero means 1h
+	Alert      alert.Config  // thresholds, burn rate and runaway detection
+	NoRunaway  bool          // switch the runaway detector off
+	// Closable limits which periods may be closed (`creditflow close
+	// --period`); nil means every period.
+	Closable func(t *catalog.Tenant, p period.Period) bool
+}
+
+// Output collects what processing produced; callers reset it between uses.
+type Output struct {
+	Alerts       []schemas.Alert
+	Entitlements []alert.Entitlement
+	Grants       []schemas.Grant // auto top-up grants to publish
+	Closes       []ledger.Closed
+}
+
+// Reset empties o, keeping its capacity.
+func (o *Output) Reset() {
+	o.Alerts = o.Alerts[:0]
+	o.Entitlements = o.Entitlements[:0]
+	o.Grants = o.Grants[:0]
+	o.Closes = o.Closes[:0]
+}
+
+// Book holds every tenant's account.
+type Book struct {
+	cfg       Config
+	cat       *catalog.Catalog
+	accounts  map[string]*account
+	order     []*account // catalog order
+	engine    *alert.Engine
+	detector  *alert.Detector
+	nextClose time.Time // earliest instant at which some period becomes closable
+}
+
+type account struct {
+	tenant *catalog.Tenant
+	ledger *ledger.Account
+	// the allotment last shown to the alert engine, to re-arm thresholds
+	// when a grant (read ahead of the events in replay) comes into force
+	seenPeriod    period.Period
+	seenAvailable schemas.Micros
+}
+
+// New returns a Book with an account for every tenant of cat.
+func New(cfg Config, cat *catalog.Catalog) (*Book, error) {
+	var errs []error
+	if cfg.CloseGrace == 0 {
+		cfg.CloseGrace = time.Hour
+	}
+	if cfg.CloseGrace < 0 {
+		errs = append(errs, fmt.Errorf("close grace %v: must not be negative", cfg.CloseGrace))
+	}
+	engine, err := alert.New(cfg.Alert)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("alerts: %w", err))
+	}
+	var det *alert.Detector
+	if !cfg.NoRunaway {
+		det, err = alert.NewDetector(cfg.Alert.Runaway)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("runaway detector: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	b := &Book{cfg: cfg, cat: cat, accounts: make(map[string]*account, len(cat.Tenants)), engine: engine, detector: det}
+	for _, t := range cat.Tenants {
+		a := &account{tenant: t, ledger: ledger.NewAccount(cat, t)}
+		b.accounts[t.ID] = a
+		b.order = append(b.order, a)
+	}
+	b.updateNextClose()
+	return b, nil
+}
+
+// Catalog returns the catalog the book prices with.
+func (b *Book) Catalog() *catalog.Catalog { return b.cat }
+
+// Count books one counted usage event and appends what it triggers to out.
+func (b *Book) Count(u alert.Usage, out *Output) error {
+	a := b.accounts[u.Tenant]
+	if a == nil {
+		return fmt.Errorf("count usage of tenant %q: not in the catalog", u.Tenant)
+	}
+	if err := a.ledger.AddUsage(u.Time, u.Credits); err != nil {
+		return fmt.Errorf("count usage of tenant %q: %w", u.Tenant, err)
+	}
+	if b.detector != nil {
+		if al, ok := b.detector.Observe(u); ok {
+			if p, ok := a.tenant.Calendar().At(al.Time); ok {
+				al.PeriodStart = p.Start
+			}
+			out.Alerts = append(out.Alerts, al)
+		}
+	}
+	next := a.ledger.NextToClose()
+	if u.Time.Before(next.Start) {
+		return nil // a closed period: billed as an adjustment, no live alerts
+	}
+	live := a.ledger.Live(u.Time)
+	bal := b.balance(a, live)
+	if live.Period == a.seenPeriod && bal.Available > a.seenAvailable {
+		if ent := b.engine.Granted(bal); ent != nil {
+			out.Entitlements = append(out.Entitlements, *ent)
+		}
+	}
+	a.seenPeriod, a.seenAvailable = live.Period, bal.Available
+	var ent *alert.Entitlement
+	out.Alerts, ent = b.engine.Observe(u, bal, out.Alerts)
+	if ent != nil {
+		out.Entitlements = append(out.Entitlements, *ent)
+	}
+	at := a.tenant.AutoTopup
+	if at == nil {
+		return nil
+	}
+	plan := b.cat.PlanAt(a.tenant, live.Period.Start)
+	bundle, ok := at.BundleOf(plan)
+	if !ok {
+		return nil
+	}
+	policy := alert.TopupPolicy{BelowCredits: at.BelowCredits, BundleCredits: bundle.Credits, BundlePrice: bundle.Price, MaxPerPeriod: at.MaxPerPeriod}
+	for {
+		g, ok := b.engine.Topup(u, bal, policy)
+		if !ok {
+			return nil
+		}
+		if err := a.ledger.AddGrant(g); err != nil {
+			return fmt.Errorf("auto top-up of tenant %q: %w", u.Tenant, err)
+		}
+		out.Grants = append(out.Grants, g)
+		out.Alerts = append(out.Alerts, alert.TopupAlert(g, bal))
+		live = a.ledger.Live(u.Time)
+		bal = b.balance(a, live)
+		a.seenAvailable = bal.Available
+		if ent := b.engine.Granted(bal); ent != nil {
+			out.Entitlements = append(out.Entitlements, *ent)
+		}
+	}
+}
+
+// Grant books a grant from the grants input. A repeated grant id is ignored
+// by the ledger.
+func (b *Book) Grant(g schemas.Grant, out *Output) error {
+	a := b.accounts[g.Tenant]
+	if a == nil {
+		return fmt.Errorf("grant %q: tenant %q is not in the catalog", g.ID, g.Tenant)
+	}
+	if err := a.ledger.AddGrant(g); err != nil {
+		return fmt.Errorf("grant %q: %w", g.ID, err)
+	}
+	live := a.ledger.Live(g.Time)
+	if ent := b.engine.Granted(b.balance(a, live)); ent != nil {
+		out.Entitlements = append(out.Entitlements, *ent)
+	}
+	return nil
+}
+
+func (b *Book) balance(a *account, live ledger.Live) alert.Balance {
+	plan := b.cat.PlanAt(a.tenant, live.Period.Start)
+	mode := alert.OverageMode(b.cat.OverageFor(a.tenant, plan).Mode)
+	return alert.Balance{
+		Tenant:     a.tenant.ID,
+		Period:     live.Period,
+		Consumed:   live.Consumed,
+		Available:  live.Available(),
+		Thresholds: b.cat.Thresholds(a.tenant, plan),
+		Mode:       mode,
+		CapCredits: live.CapCredits,
+	}
+}
+
+// NextClose is the earliest instant at which CloseDue has work.
+func (b *Book) NextClose() time.Time { return b.nextClose }
+
+// CloseDue closes, for every tenant in catalog order, every period whose end
+// plus the close grace is at or before clock, oldest first.
+func (b *Book) CloseDue(clock time.Time, out *Output) error {
+	if clock.Before(b.nextClose) {
+		return nil
+	}
+	for _, a := range b.order {
+		for {
+			p := a.ledger.NextToClose()
+			if p.End.Add(b.cfg.CloseGrace).After(clock) || !b.closable(a, p) {
+				break
+			}
+			c, err := a.ledger.Close(p)
+			if err != nil {
+				return fmt.Errorf("close %s for tenant %q: %w", p, a.tenant.ID, err)
+			}
+			out.Closes = append(out.Closes, c)
+		}
+	}
+	b.updateNextClose()
+	return nil
+}
+
+func (b *Book) closable(a *account, p period.Period) bool {
+	return b.cfg.Closable == nil || b.cfg.Closable(a.tenant, p)
+}
+
+func (b *Book) updateNextClose() {
+	var next time.Time
+	for _, a := range b.order {
+		p := a.ledger.NextToClose()
+		if !b.closable(a, p) {
+			continue
+		}
+		t := p.End.Add(b.cfg.CloseGrace)
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	if next.IsZero() {
+		next = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) // nothing left to close
+	}
+	b.nextClose = next
+}
+
+// Periods returns the tenant's calendar period that contains t.
+func (b *Book) Period(tenant string, t time.Time) (period.Period, bool) {
+	a := b.accounts[tenant]
+	if a == nil {
+		return period.Period{}, false
+	}
+	return a.tenant.Calendar().At(t)
+}
+
+// AddUsage books credits into a tenant's ledger without evaluating alerts:
+// how the close job rebuilds accounts from stored usage.
+func (b *Book) AddUsage(tenant string, t time.Time, credits schemas.Micros) error {
+	a := b.accounts[tenant]
+	if a == nil {
+		return fmt.Errorf("add usage of tenant %q: not in the catalog", tenant)
+	}
+	return a.ledger.AddUsage(t, credits)
+}
+
+// Advance lets the runaway detector close minutes that no later event
+// closed, up to now (event time), and appends the alerts that fire.
+func (b *Book) Advance(now time.Time, out *Output) {
+	if b.detector == nil {
+		return
+	}
+	for _, al := range b.detector.Advance(now) {
+		if a := b.accounts[al.Tenant]; a != nil {
+			if p, ok := a.tenant.Calendar().At(al.Time); ok {
+				al.PeriodStart = p.Start
+			}
+		}
+		out.Alerts = append(out.Alerts, al)
+	}
+}

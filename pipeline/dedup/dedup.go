@@ -1,0 +1,386 @@
+package dedup
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"time"
+)
+
+// Config configures a Set. The zero value is valid.
+type Config struct {
+	// Horizon: copies of one (tenant, id) whose event times, truncated to the
+	// millisecond, lie at most Horizon apart (inclusive) are one event. Zero
+	// means 24h. Must be ≥ 0, a whole number of milliseconds and at most
+	// MaxDuration.
+	Horizon time.Duration
+	// Retention: how far behind the watermark passed to Expire an event time
+	// may lie and still be deduplicated. An entry for event time t is dropped
+	// once t + Horizon < watermark − Retention (both truncated to the
+	// millisecond), that is once no copy with an event time ≥ watermark −
+	// Retention can match it. Zero means Horizon. Must be ≥ 0, a whole number
+	// of milliseconds and at most MaxDuration.
+	Retention time.Duration
+}
+
+// Defaults applied by New.
+const (
+	DefaultHorizon = 24 * time.Hour
+	// MaxDuration bounds Horizon and Retention (about 100 years).
+	MaxDuration = 100 * 365 * 24 * time.Hour
+)
+
+// Result is the verdict of Check.
+type Result uint8
+
+// Results. The zero Result is not a valid verdict. (The first is not called
+// New: that name is the constructor's.)
+const (
+	NewEvent  Result = iota + 1 // not seen within Horizon: count it (Check recorded it)
+	Duplicate                   // a copy of a recorded event with the same content digest
+	Conflict                    // a copy of a recorded event whose content digest differs; still a duplicate
+)
+
+func (r Result) String() string {
+	switch r {
+	case NewEvent:
+		return "new"
+	case Duplicate:
+		return "duplicate"
+	case Conflict:
+		return "conflict"
+	}
+	return fmt.Sprintf("Result(%d)", uint8(r))
+}
+
+// entry is one recorded event: 24 bytes, no pointers.
+type entry struct {
+	hi, lo uint64 // 128-bit key of (tenant, id); the table is sorted by hi
+	meta   uint64 // (event time in unix ms + 1) << digestBits | folded digest; 0 marks an empty slot
+}
+
+const (
+	entrySize  = 24
+	digestBits = 20
+	digestMask = 1<<digestBits - 1
+	// maxMillis is the largest storable event time in unix milliseconds
+	// (about year 2527); later times are clamped to it, earlier than 1970 to 0.
+	maxMillis = 1<<(64-digestBits) - 2
+
+	minCap      = 64   // smallest number of home slots
+	initSlack   = 64   // slots past the last home slot for the last cluster to spill into
+	growLoad    = 0.80 // grow when entries exceed this fraction of the home slots
+	targetLoad  = 0.60 // load right after a grow, shrink or restore
+	shrinkLoad  = 0.20 // shrink after a sweep that leaves fewer entries than this
+	sweepPieces = 4    // Expire sweeps once the cutoff passed the oldest entry by (Horizon+Retention)/sweepPieces
+)
+
+func (e *entry) millis() int64 { return int64(e.meta>>digestBits) - 1 }
+
+// Set remembers recently counted events by (tenant, id) and answers whether a
+// new copy is a duplicate. See the package documentation for the model and
+// its costs. A Set is not safe for concurrent use.
+type Set struct {
+	horizon, retention time.Duration
+	hms                int64 // Horizon in ms
+	step               int64 // sweep hysteresis in ms
+
+	// tab holds cap home slots, then slack overflow slots, then one slot
+	// that is always empty and stops every scan. Entries are sorted by hi
+	// and each sits at or after its home slot (ordered linear probing).
+	tab    []entry
+	cap    int
+	slack  int
+	n      int
+	growAt int
+
+	cut     int64 // entries with event time (ms) < cut are expired
+	minT    int64 // ≤ every stored event time (ms); MaxInt64 when empty
+	dropped int   // entries removed by sweeps since the last Expire returned
+}
+
+// New returns an empty Set configured by cfg, or every problem with cfg.
+func New(cfg Config) (*Set, error) {
+	var errs []error
+	check := func(name string, d time.Duration) {
+		switch {
+		case d < 0:
+			errs = append(errs, fmt.Errorf("%s %v: must not be negative", name, d))
+		case d > MaxDuration:
+			errs = append(errs, fmt.Errorf("%s %v: must be at most %v", name, d, MaxDuration))
+		case d%time.Millisecond != 0:
+			errs = append(errs, fmt.Errorf("%s %v: must be a whole number of milliseconds", name, d))
+		}
+	}
+	check("horizon", cfg.Horizon)
+	check("retention", cfg.Retention)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Horizon == 0 {
+		cfg.Horizon = DefaultHorizon
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = cfg.Horizon
+	}
+	s := &Set{
+		horizon:   cfg.Horizon,
+		retention: cfg.Retention,
+		hms:       cfg.Horizon.Milliseconds(),
+		step:      max(1, (cfg.Horizon+cfg.Retention).Milliseconds()/sweepPieces),
+		cut:       math.MinInt64,
+		minT:      math.MaxInt64,
+		slack:     initSlack,
+	}
+	s.tab = s.alloc(minCap)
+	return s, nil
+}
+
+// Horizon returns the configured horizon, defaults applied.
+func (s *Set) Horizon() time.Duration { return s.horizon }
+
+// Retention returns the configured retention, defaults applied.
+func (s *Set) Retention() time.Duration { return s.retention }
+
+// Check reports whether the event (tenant, id) at event time t with content
+// digest digest is a NewEvent, a Duplicate or a Conflict, and records it when
+// it is a NewEvent: the first copy processed wins; duplicates and conflicts
+// are not recorded.
+//
+// A copy matches a recorded entry of the same (tenant, id) whose event time
+// is within Horizon of t (both truncated to the millisecond, inclusive). It
+// is a Duplicate when some matching entry has the same digest (compared on
+// 20 folded bits), else a Conflict. Copies at or after Floor are always
+// recognised; an older copy may find its first copy forgotten, and one older
+// than Floor − Horizon is never recorded.
+//
+// Check does not allocate except when the table grows (amortised O(1)).
+func (s *Set) Check(tenant string, id []byte, t time.Time, digest uint64) Result {
+	hi, lo := keyHash(tenant, id)
+	return s.check(hi, lo, clampMillis(t.UnixMilli()), foldDigest(digest))
+}
+
+func clampMillis(ms int64) int64 {
+	if ms < 0 {
+		return 0
+	}
+	if ms > maxMillis {
+		return maxMillis
+	}
+	return ms
+}
+
+func (s *Set) home(hi uint64) int {
+	h, _ := bits.Mul64(hi, uint64(s.cap))
+	return int(h)
+}
+
+func (s *Set) check(hi, lo uint64, ms int64, d uint64) Result {
+	tab := s.tab
+	i := s.home(hi)
+	for tab[i].meta != 0 && tab[i].hi < hi {
+		i++
+	}
+	res := NewEvent
+	for ; tab[i].meta != 0 && tab[i].hi == hi; i++ {
+		e := &tab[i]
+		if e.lo != lo {
+			continue
+		}
+		et := e.millis()
+		if et < s.cut {
+			continue
+		}
+		if diff := et - ms; diff <= s.hms && -diff <= s.hms {
+			if e.meta&digestMask == d {
+				return Duplicate
+			}
+			res = Conflict
+		}
+	}
+	if res != NewEvent || ms < s.cut {
+		return res
+	}
+	e := entry{hi: hi, lo: lo, meta: uint64(ms+1)<<digestBits | d}
+	if s.n >= s.growAt {
+		s.makeRoom()
+		s.insert(e)
+	} else if !s.place(i, e) {
+		s.insert(e)
+	}
+	s.n++
+	s.minT = min(s.minT, ms)
+	return NewEvent
+}
+
+// place puts e at slot p, shifting the run that starts there one slot up.
+// It reports false, changing nothing, when the run would reach the final
+// sentinel slot.
+func (s *Set) place(p int, e entry) bool {
+	q := p
+	for s.tab[q].meta != 0 {
+		q++
+	}
+	if q >= len(s.tab)-1 {
+		return false
+	}
+	copy(s.tab[p+1:q+1], s.tab[p:q])
+	s.tab[p] = e
+	return true
+}
+
+// insert places e, widening the overflow area if the last run needs it.
+func (s *Set) insert(e entry) {
+	for {
+		p := s.home(e.hi)
+		for s.tab[p].meta != 0 && s.tab[p].hi <= e.hi {
+			p++
+		}
+		if s.place(p, e) {
+			return
+		}
+		s.rebuild(s.cap, 2*s.slack)
+	}
+}
+
+// makeRoom runs when the table is full: it sweeps out expired entries if
+// there are any, and grows the table unless that brought the load down to
+// targetLoad. Either way the next call is at least (growLoad−targetLoad)·cap
+// inserts away, so its cost is amortised over them.
+func (s *Set) makeRoom() {
+	if s.cut > s.minT {
+		s.dropped += s.sweep(false)
+		if s.n < int(float64(s.cap)*targetLoad) {
+			return
+		}
+	}
+	s.rebuild(capFor(s.n+1), s.slack)
+}
+
+// capFor returns the number of home slots for n entries at targetLoad.
+func capFor(n int) int { return max(minCap, int(float64(n)/targetLoad)+1) }
+
+func (s *Set) alloc(c int) []entry {
+	s.cap = c
+	s.growAt = int(float64(c) * growLoad)
+	return make([]entry, c+s.slack+1)
+}
+
+// rebuild moves every entry into a table of c home slots and the given
+// slack, doubling the slack until the last run fits.
+func (s *Set) rebuild(c, slack int) {
+	old := s.tab
+	for {
+		s.slack = slack
+		s.tab = s.alloc(c)
+		if s.pack(old) {
+			return
+		}
+		slack *= 2
+	}
+}
+
+// pack lays out the entries of src (sorted by hi) in s.tab, each at the
+// first free slot at or after its home. It reports false if they overflow.
+func (s *Set) pack(src []entry) bool {
+	w, last := 0, len(s.tab)-1
+	for i := range src {
+		if src[i].meta == 0 {
+			continue
+		}
+		p := max(w, s.home(src[i].hi))
+		if p >= last {
+			return false
+		}
+		s.tab[p] = src[i]
+		w = p + 1
+	}
+	return true
+}
+
+// Expire lets the Set forget entries that can no longer match a copy whose
+// event time is ≥ watermark − Retention: those with event time t (ms) such
+// that t + Horizon < watermark − Retention. From then on Check ignores them,
+// and events that old are NewEvent without being recorded (see Floor).
+//
+// Entries leave memory in sweeps, linear passes over the table. Check
+// sweeps when the table is full, before growing it; Expire sweeps when the
+// oldest entry has been expired for (Horizon+Retention)/4 of watermark
+// progress, and shrinks the table if it is mostly empty. So an expired entry
+// is gone from memory at most (Horizon+Retention)/4 after its expiry, and
+// between sweeps Expire is O(1): call it as often as convenient (every few
+// thousand events). It returns the number of entries removed since the
+// previous call, by its own sweep or by Check's. A watermark behind an
+// earlier one changes nothing.
+func (s *Set) Expire(watermark time.Time) int {
+	if c := watermark.Add(-s.retention).UnixMilli() - s.hms; c > s.cut {
+		s.cut = c
+	}
+	if s.n > 0 && s.cut > s.minT && s.cut-s.minT >= s.step {
+		s.dropped += s.sweep(true)
+	}
+	n := s.dropped
+	s.dropped = 0
+	return n
+}
+
+// sweep removes every entry older than cut and repacks the rest in place.
+// With shrink, it also shrinks a mostly empty table.
+func (s *Set) sweep(shrink bool) int {
+	tab := s.tab[:len(s.tab)-1]
+	w, removed := 0, 0
+	minT := int64(math.MaxInt64)
+	for i := range tab {
+		e := tab[i]
+		if e.meta == 0 {
+			continue
+		}
+		et := e.millis()
+		if et < s.cut {
+			tab[i] = entry{}
+			removed++
+			continue
+		}
+		minT = min(minT, et)
+		// Entries only move down: with fewer predecessors, the first free
+		// slot at or after the home is never later than before. An entry
+		// with no free slot before it stays put.
+		if w < i {
+			if p := max(w, s.home(e.hi)); p != i {
+				tab[p] = e
+				tab[i] = entry{}
+				w = p + 1
+				continue
+			}
+		}
+		w = i + 1
+	}
+	s.n -= removed
+	s.minT = minT
+	if shrink && s.cap > minCap && s.n < int(float64(s.cap)*shrinkLoad) {
+		s.rebuild(capFor(s.n), initSlack)
+	}
+	return removed
+}
+
+// Floor returns the earliest event time that the Set still deduplicates
+// reliably: watermark − Retention for the latest watermark passed to Expire
+// (to the millisecond). It is the zero Time before the first Expire. A copy
+// older than Floor may be counted again; a caller that must never double
+// count refuses such events before Check, or sets Retention to cover the
+// oldest event it accepts.
+func (s *Set) Floor() time.Time {
+	if s.cut == math.MinInt64 {
+		return time.Time{}
+	}
+	return time.UnixMilli(s.cut + s.hms).UTC()
+}
+
+// Len returns the number of recorded entries, including expired ones that
+// the next sweep will remove.
+func (s *Set) Len() int { return s.n }
+
+// Bytes returns the memory held by the table in bytes: 24 bytes per slot,
+// free slots included (see the package documentation for figures per entry).
+func (s *Set) Bytes() int { return cap(s.tab) * entrySize }

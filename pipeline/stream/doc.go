@@ -1,0 +1,55 @@
+// Package stream is the streaming pipeline: a franz-go consumer group over
+// the usage events topic, one partition.Processor and one billing.Book per
+// assigned partition, and an exactly-once flush of every partition's totals
+// into the Store (ClickHouse).
+//
+// # Exactly-once totals
+//
+// The Store, not Kafka, holds each partition's commit point. Every flush
+// covers one contiguous offset range [First, Last] of one partition and
+// happens in this order:
+//
+//  1. Store.Write    raw events, alerts, top-up grants and the touched
+//     tenants' states, all keyed so that writing them again
+//     collapses (ReplacingMergeTree);
+//  2. Publisher      dead letters, alerts, entitlement changes and top-up
+//     grants to Kafka (alerts already on the topic are skipped);
+//  3. Store.Commit   the range's window deltas and the range itself
+//     (partition, first and last offset, watermark) as ONE
+//     insert: the commit point;
+//  4. Kafka commit   advisory only, for lag monitoring.
+//
+// When a partition is assigned, the runner reads the last committed range
+// from the Store and seeks to Last+1; it rebuilds dedup from the stored raw
+// events with offsets ≤ Last, and the tenants' ledgers, alert states and
+// runaway baselines from the states stored with offsets ≤ Last. So state and
+// totals always describe the same prefix of the partition.
+//
+// Failure cases:
+//
+//   - crash before step 3 (kill -9 before a write, mid-batch, between write
+//     and commit): the range is not committed; the next owner re-reads it
+//     from Last+1 with state as of Last and produces the same deltas, which
+//     are written once. Raw events, alerts and states written in step 1
+//     collapse with their rewrite.
+//   - crash after step 3, before step 4: the Kafka commit lags; the next
+//     owner seeks by the Store, not by Kafka, so nothing is counted twice.
+//   - duplicate deliveries and producer resends under new offsets: caught by
+//     event-id dedup, which is separate from offsets and survives restarts
+//     because it is rebuilt from raw events.
+//   - full replay from offset 0: the Store's commit point wins over the
+//     requested position; replaying into a fresh database recounts from
+//     scratch, and dedup drops every resend.
+//   - ClickHouse unavailable: the flush is retried with backoff while the
+//     loop stops polling, so consumption pauses and memory stays bounded by
+//     one flush per partition; it resumes by itself.
+//   - rebalance: a revoked partition is flushed before it is released; a
+//     lost one is dropped unflushed. The new owner rebuilds as above. A
+//     commit whose range does not start right after the stored Last (a
+//     zombie owner) is refused with ErrFenced and the partition is rebuilt.
+//
+// Alerts: step 1 stores them under their deterministic id; step 2 skips ids
+// already seen on the alerts topic (read back at start-up), so each alert is
+// on the topic and in the table once. Dead letters are at-least-once: a crash
+// between step 2 and 3 can publish a range's dead letters twice.
+package stream

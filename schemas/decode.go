@@ -1,0 +1,1309 @@
+package schemas
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"time"
+)
+
+// InternLimit bounds each Decoder's intern table: at most this many distinct
+// tenant, meter and model strings (counted together) are kept and reused.
+// Once the table is full, a value not already in it is returned as a freshly
+// allocated string (one allocation for that field of that event). At 128
+// bytes per string the table holds at most about 12 MiB.
+const InternLimit = 1 << 16
+
+// maxNesting is the deepest accepted nesting of objects and arrays, the same
+// limit encoding/json applies; the top-level object is depth 1.
+const maxNesting = 10000
+
+// Decoder decodes usage events (SPEC 2.1) without reflection and, in the
+// common case, without allocating. A Decoder is not safe for concurrent use;
+// give each partition or goroutine its own. The zero value is ready to use;
+// NewDecoder also presizes the intern table.
+//
+// # Accepted input
+//
+// A record must be exactly one JSON object per RFC 8259, optionally
+// surrounded by JSON whitespace: strings must be valid UTF-8 without raw
+// control characters, escapes must be valid (\u escapes that are lone UTF-16
+// surrogates decode to U+FFFD, as in encoding/json), objects and arrays nest
+// at most 10000 deep, and nothing may follow the object. Anything else is
+// malformed_json. Keys are matched exactly (case-sensitively) after escapes
+// are decoded. Unknown keys are ignored, and may repeat; a recognized key
+// that appears twice is bad_field.
+//
+// Native form: id (string, 1–128 bytes, any characters), tenant (string,
+// 1–128 bytes of [A-Za-z0-9._:-]), meter (non-empty string ≤ 128 bytes),
+// model (optional string ≤ 128 bytes; absent or null is ""), quantity
+// (JSON number or decimal string), time (RFC 3339 string, see below) and
+// properties (optional object, null meaning absent, kept verbatim).
+//
+// CloudEvents 1.0 structured form: an object with a "specversion" key, which
+// must be the string "1.0". Then id is id, subject is the tenant, type is the
+// meter, time is the time, and data (an object; absent or null means no
+// data) holds quantity, model and properties. Errors name the CloudEvents
+// path: "subject", "type", "data.quantity" and so on. Other attributes
+// (source, datacontenttype, …) and top-level native keys are ignored.
+//
+// quantity is a JSON number (exponents allowed, converted exactly) or a
+// string of the form -?digits(.digits)? (no exponent, no '+', no spaces).
+// Its exact value must be ≥ 0 ("-0" is 0), ≤ 1e12, and have at most six
+// fractional digits (trailing zeros beyond six are fine); otherwise it is
+// bad_quantity, as is a quantity of any other JSON type.
+//
+// time is YYYY-MM-DDTHH:MM:SS[.fraction](Z|±hh:mm), T and Z in either case,
+// fraction 1–9 digits, a real calendar date, hour ≤ 23, minute and second
+// ≤ 59 (no leap seconds), offset hours ≤ 23 and minutes ≤ 59. It is
+// converted to UTC, where it must still lie in the years 0000–9999.
+// Anything else, or a non-string, is bad_time.
+//
+// # Which reason wins
+//
+// malformed_json is decided on the whole record before any field is looked
+// at. Then fields are checked in this order and the first problem is
+// returned: native id, tenant, meter, model, quantity, time, properties;
+// CloudEvents specversion, id, subject, type, data, data.model,
+// data.quantity, time, data.properties. Within a field: absent or null
+// (missing_field for required fields), then duplicate key, then JSON type,
+// then length, characters or value.
+//
+// # Aliasing and interning
+//
+// DecodeUsage fills the caller's UsageEvent. ev.ID and ev.Properties alias
+// either b or the Decoder's scratch buffer (when the id contains escapes);
+// both stay valid only until the next call and only while b is unchanged.
+// Call UsageEvent.Clone to keep them. ev.Tenant, ev.Meter and ev.Model are
+// interned in the Decoder (bounded by InternLimit) and stay valid for good.
+type Decoder struct {
+	interned map[string]string
+	idBuf    []byte // decoded id when it contains escapes
+	tmp      []byte // decoded transient strings (tenant, meter, quantity, …)
+	keyBuf   []byte // decoded keys that contain escapes
+	slots    [numSlots]span
+	recent   [64]string // direct-mapped cache in front of interned, for meters and models
+	errOff   int        // offset of the syntax error
+	errMsg   string     // what the syntax error is
+}
+
+// NewDecoder returns a Decoder with an empty intern table.
+func NewDecoder() *Decoder {
+	return &Decoder{interned: make(map[string]string, 1024)}
+}
+
+type valueKind uint8
+
+const (
+	kindNone valueKind = iota
+	kindString
+	kindNumber
+	kindObject
+	kindArray
+	kindBool
+	kindNull
+)
+
+func (k valueKind) String() string {
+	switch k {
+	case kindString:
+		return "string"
+	case kindNumber:
+		return "number"
+	case kindObject:
+		return "object"
+	case kindArray:
+		return "array"
+	case kindBool:
+		return "boolean"
+	case kindNull:
+		return "null"
+	}
+	return "nothing"
+}
+
+// span records where a recognized key's value lies in the input. For a
+// string, [start, end) is its content without the quotes; for any other
+// value, the value itself.
+type span struct {
+	start, end int
+	kind       valueKind
+	esc        bool  // a string containing backslash escapes
+	n          uint8 // how often the key occurred, saturating at 2
+}
+
+// Slots of recognized keys.
+const (
+	slotID = iota
+	slotTenant
+	slotMeter
+	slotModel
+	slotQuantity
+	slotTime
+	slotProperties
+	slotSpec
+	slotSubject
+	slotType
+	slotData
+	slotDataQuantity
+	slotDataModel
+	slotDataProperties
+	slotCredits
+	slotPrice
+	slotKind
+	slotExpires
+	numSlots
+)
+
+// Scanning modes: which keys of an object are recorded.
+const (
+	modeSkip      uint8 = iota // nothing recorded
+	modeUsageTop               // top level of a usage event
+	modeUsageData              // the CloudEvents data object
+	modeGrant                  // top level of a grant
+)
+
+func keySlot(mode uint8, k []byte) int {
+	switch mode {
+	case modeUsageTop:
+		switch string(k) {
+		case "id":
+			return slotID
+		case "tenant":
+			return slotTenant
+		case "meter":
+			return slotMeter
+		case "model":
+			return slotModel
+		case "quantity":
+			return slotQuantity
+		case "time":
+			return slotTime
+		case "properties":
+			return slotProperties
+		case "specversion":
+			return slotSpec
+		case "subject":
+			return slotSubject
+		case "type":
+			return slotType
+		case "data":
+			return slotData
+		}
+	case modeUsageData:
+		switch string(k) {
+		case "quantity":
+			return slotDataQuantity
+		case "model":
+			return slotDataModel
+		case "properties":
+			return slotDataProperties
+		}
+	case modeGrant:
+		switch string(k) {
+		case "id":
+			return slotID
+		case "tenant":
+			return slotTenant
+		case "credits":
+			return slotCredits
+		case "price":
+			return slotPrice
+		case "kind":
+			return slotKind
+		case "time":
+			return slotTime
+		case "expires_after_periods":
+			return slotExpires
+		}
+	}
+	return -1
+}
+
+// quickKey recognizes the common keys of usage events, with their closing
+// quote, without scanning them as general strings: it returns the key's
+// slot and the offset of its closing quote, or end -1 when the key must be
+// scanned by str (an unknown or escaped key, or a mode without quick keys).
+// The compiler turns each comparison with a constant into a few word loads.
+func quickKey(b []byte, ks int, mode uint8) (slot, end int) {
+	if ks >= len(b) {
+		return -1, -1
+	}
+	r := b[ks:]
+	switch mode {
+	case modeUsageTop:
+		switch r[0] {
+		case 'i':
+			switch {
+			case len(r) >= 3 && string(r[:3]) == `id"`:
+				return slotID, ks + 2
+			}
+		case 't':
+			switch {
+			case len(r) >= 7 && string(r[:7]) == `tenant"`:
+				return slotTenant, ks + 6
+			case len(r) >= 5 && string(r[:5]) == `time"`:
+				return slotTime, ks + 4
+			case len(r) >= 5 && string(r[:5]) == `type"`:
+				return slotType, ks + 4
+			}
+		case 'm':
+			switch {
+			case len(r) >= 6 && string(r[:6]) == `meter"`:
+				return slotMeter, ks + 5
+			case len(r) >= 6 && string(r[:6]) == `model"`:
+				return slotModel, ks + 5
+			}
+		case 'q':
+			switch {
+			case len(r) >= 9 && string(r[:9]) == `quantity"`:
+				return slotQuantity, ks + 8
+			}
+		case 'p':
+			switch {
+			case len(r) >= 11 && string(r[:11]) == `properties"`:
+				return slotProperties, ks + 10
+			}
+		case 's':
+			switch {
+			case len(r) >= 12 && string(r[:12]) == `specversion"`:
+				return slotSpec, ks + 11
+			case len(r) >= 8 && string(r[:8]) == `subject"`:
+				return slotSubject, ks + 7
+			}
+		case 'd':
+			switch {
+			case len(r) >= 5 && string(r[:5]) == `data"`:
+				return slotData, ks + 4
+			}
+		}
+	case modeUsageData:
+		switch {
+		case len(r) >= 9 && string(r[:9]) == `quantity"`:
+			return slotDataQuantity, ks + 8
+		case len(r) >= 6 && string(r[:6]) == `model"`:
+			return slotDataModel, ks + 5
+		case len(r) >= 11 && string(r[:11]) == `properties"`:
+			return slotDataProperties, ks + 10
+		}
+	}
+	return -1, -1
+}
+
+// DecodeUsage decodes one usage record into ev, following the rules in the
+// Decoder documentation. Any error is a *RecordError with Field, Reason and
+// Detail set (Record is left for the caller). On error ev holds no useful
+// value. See Decoder for how long ev's byte slices stay valid.
+func (d *Decoder) DecodeUsage(b []byte, ev *UsageEvent) error {
+	*ev = UsageEvent{}
+	if !d.scanDocument(b, modeUsageTop) {
+		return d.syntaxError()
+	}
+	var re *RecordError
+	if d.slots[slotSpec].n > 0 {
+		re = d.cloudEvent(b, ev)
+	} else {
+		re = d.native(b, ev)
+	}
+	if re != nil {
+		return re
+	}
+	return nil
+}
+
+func (d *Decoder) native(b []byte, ev *UsageEvent) *RecordError {
+	var re *RecordError
+	if ev.ID, re = d.id(b, &d.slots[slotID], "id"); re != nil {
+		return re
+	}
+	if ev.Tenant, re = d.tenant(b, &d.slots[slotTenant], "tenant", true); re != nil {
+		return re
+	}
+	if ev.Meter, re = d.meter(b, &d.slots[slotMeter], "meter"); re != nil {
+		return re
+	}
+	if ev.Model, re = d.model(b, &d.slots[slotModel], "model"); re != nil {
+		return re
+	}
+	if ev.Quantity, re = d.quantity(b, &d.slots[slotQuantity], "quantity"); re != nil {
+		return re
+	}
+	if ev.Time, re = d.time(b, &d.slots[slotTime], "time"); re != nil {
+		return re
+	}
+	ev.Properties, re = d.properties(b, &d.slots[slotProperties], "properties")
+	return re
+}
+
+func (d *Decoder) cloudEvent(b []byte, ev *UsageEvent) *RecordError {
+	sp := &d.slots[slotSpec]
+	if sp.n > 1 {
+		return duplicate("specversion")
+	}
+	if sp.kind != kindString || string(d.text(b, sp, &d.tmp)) != "1.0" {
+		return Errorf(ReasonBadField, "specversion", "must be the string \"1.0\"")
+	}
+	var re *RecordError
+	if ev.ID, re = d.id(b, &d.slots[slotID], "id"); re != nil {
+		return re
+	}
+	if ev.Tenant, re = d.tenant(b, &d.slots[slotSubject], "subject", true); re != nil {
+		return re
+	}
+	if ev.Meter, re = d.meter(b, &d.slots[slotType], "type"); re != nil {
+		return re
+	}
+	// Without data there is no quantity; the data slots below were filled
+	// only if data is an object.
+	switch data := &d.slots[slotData]; {
+	case data.n > 1:
+		return duplicate("data")
+	case data.n == 0 || data.kind == kindNull:
+		return Errorf(ReasonMissingField, "data.quantity", "is missing (no data object)")
+	case data.kind != kindObject:
+		return Errorf(ReasonBadField, "data", "is a %s, not an object", data.kind)
+	}
+	if ev.Model, re = d.model(b, &d.slots[slotDataModel], "data.model"); re != nil {
+		return re
+	}
+	if ev.Quantity, re = d.quantity(b, &d.slots[slotDataQuantity], "data.quantity"); re != nil {
+		return re
+	}
+	if ev.Time, re = d.time(b, &d.slots[slotTime], "time"); re != nil {
+		return re
+	}
+	ev.Properties, re = d.properties(b, &d.slots[slotDataProperties], "data.properties")
+	return re
+}
+
+func duplicate(field string) *RecordError {
+	return Errorf(ReasonBadField, field, "duplicate key")
+}
+
+// present reports the common presence errors of a field: missing (absent or
+// null, when required) and duplicate. ok is false when the field is absent
+// or null and optional.
+func present(sp *span, field string, required bool) (ok bool, re *RecordError) {
+	if sp.n == 1 && sp.kind != kindNull {
+		return true, nil
+	}
+	return false, absent(sp, field, required)
+}
+
+func absent(sp *span, field string, required bool) *RecordError {
+	switch {
+	case sp.n > 1:
+		return duplicate(field)
+	case required:
+		return Errorf(ReasonMissingField, field, "is missing")
+	}
+	return nil
+}
+
+// text returns the decoded content of the string at sp: a slice of b when it
+// has no escapes, else the decoded bytes in *buf.
+func (d *Decoder) text(b []byte, sp *span, buf *[]byte) []byte {
+	if !sp.esc {
+		return b[sp.start:sp.end]
+	}
+	return unescapeInto(buf, b[sp.start:sp.end])
+}
+
+func unescapeInto(buf *[]byte, s []byte) []byte {
+	*buf = appendUnescaped((*buf)[:0], s)
+	return *buf
+}
+
+// stringField checks presence and type of a string field and returns its
+// decoded value. v is nil with re nil when an optional field is absent.
+func (d *Decoder) stringField(b []byte, sp *span, field string, required bool, buf *[]byte) (v []byte, re *RecordError) {
+	if sp.n == 1 && sp.kind == kindString && !sp.esc {
+		return b[sp.start:sp.end], nil
+	}
+	return d.stringFieldSlow(b, sp, field, required, buf)
+}
+
+func (d *Decoder) stringFieldSlow(b []byte, sp *span, field string, required bool, buf *[]byte) (v []byte, re *RecordError) {
+	ok, re := present(sp, field, required)
+	if !ok {
+		return nil, re
+	}
+	if sp.kind != kindString {
+		return nil, Errorf(ReasonBadField, field, "is a %s, not a string", sp.kind)
+	}
+	return d.text(b, sp, buf), nil
+}
+
+// clip shortens a value quoted in an error detail to at most 64 bytes.
+func clip(v []byte) []byte {
+	if len(v) > 64 {
+		return v[:64]
+	}
+	return v
+}
+
+func checkLen(v []byte, field string) *RecordError {
+	if uint(len(v))-1 < MaxKeyLen {
+		return nil
+	}
+	return lenError(v, field)
+}
+
+func lenError(v []byte, field string) *RecordError {
+	if len(v) == 0 {
+		return Errorf(ReasonBadField, field, "is empty")
+	}
+	if len(v) > MaxKeyLen {
+		return Errorf(ReasonBadField, field, "is %d bytes, more than %d", len(v), MaxKeyLen)
+	}
+	return nil
+}
+
+func (d *Decoder) id(b []byte, sp *span, field string) ([]byte, *RecordError) {
+	v, re := d.stringField(b, sp, field, true, &d.idBuf)
+	if re != nil {
+		return nil, re
+	}
+	if re := checkLen(v, field); re != nil {
+		return nil, re
+	}
+	return v, nil
+}
+
+func (d *Decoder) tenant(b []byte, sp *span, field string, intern bool) (string, *RecordError) {
+	v, re := d.stringField(b, sp, field, true, &d.tmp)
+	if re != nil {
+		return "", re
+	}
+	if re := checkLen(v, field); re != nil {
+		return "", re
+	}
+	if !tenantChars(v) {
+		for i, c := range v {
+			if tenantChar[c] == 0 {
+				return "", Errorf(ReasonBadField, field, "byte %d (%q) is not one of [A-Za-z0-9._:-]", i, c)
+			}
+		}
+	}
+	if !intern {
+		return string(v), nil
+	}
+	return d.intern(v), nil
+}
+
+func (d *Decoder) meter(b []byte, sp *span, field string) (string, *RecordError) {
+	v, re := d.stringField(b, sp, field, true, &d.tmp)
+	if re != nil {
+		return "", re
+	}
+	if re := checkLen(v, field); re != nil {
+		return "", re
+	}
+	return d.internRecent(v), nil
+}
+
+func (d *Decoder) model(b []byte, sp *span, field string) (string, *RecordError) {
+	v, re := d.stringField(b, sp, field, false, &d.tmp)
+	if re != nil || len(v) == 0 {
+		return "", re
+	}
+	if len(v) > MaxKeyLen {
+		return "", Errorf(ReasonBadField, field, "is %d bytes, more than %d", len(v), MaxKeyLen)
+	}
+	return d.internRecent(v), nil
+}
+
+func (d *Decoder) quantity(b []byte, sp *span, field string) (Micros, *RecordError) {
+	if ok, re := present(sp, field, true); !ok {
+		return 0, re
+	}
+	if !sp.esc {
+		if m, ok := plainMicros(b[sp.start:sp.end]); ok {
+			return m, nil
+		}
+	}
+	var p numParts
+	switch sp.kind {
+	case kindNumber:
+		p = jsonNumberParts(b[sp.start:sp.end])
+	case kindString:
+		var good bool
+		if p, good = decimalStringParts(d.text(b, sp, &d.tmp)); !good {
+			return 0, Errorf(ReasonBadQuantity, field, "string is not a plain decimal -?digits(.digits)?")
+		}
+	default:
+		return 0, Errorf(ReasonBadQuantity, field, "is a %s, not a number or decimal string", sp.kind)
+	}
+	m, st := p.scaled(6)
+	switch {
+	case st == numZero:
+		return 0, nil
+	case p.neg:
+		return 0, Errorf(ReasonBadQuantity, field, "is negative")
+	case st == numInexact:
+		return 0, Errorf(ReasonBadQuantity, field, "has more than 6 fractional digits")
+	case st == numTooBig || m > uint64(MaxQuantity):
+		return 0, Errorf(ReasonBadQuantity, field, "is more than 1e12")
+	}
+	return Micros(m), nil
+}
+
+func (d *Decoder) time(b []byte, sp *span, field string) (time.Time, *RecordError) {
+	ok, re := present(sp, field, true)
+	if !ok {
+		return time.Time{}, re
+	}
+	if sp.kind != kindString {
+		return time.Time{}, Errorf(ReasonBadTime, field, "is a %s, not an RFC 3339 string", sp.kind)
+	}
+	t, good := parseRFC3339(d.text(b, sp, &d.tmp))
+	if !good {
+		return time.Time{}, Errorf(ReasonBadTime, field, "%q is not an RFC 3339 timestamp", clip(d.text(b, sp, &d.tmp)))
+	}
+	return t, nil
+}
+
+func (d *Decoder) properties(b []byte, sp *span, field string) ([]byte, *RecordError) {
+	ok, re := present(sp, field, false)
+	if !ok {
+		return nil, re
+	}
+	if sp.kind != kindObject {
+		return nil, Errorf(ReasonBadField, field, "is a %s, not an object", sp.kind)
+	}
+	return b[sp.start:sp.end], nil
+}
+
+// intern returns v as a string, reusing the copy kept from an earlier call.
+func (d *Decoder) intern(v []byte) string {
+	if s, ok := d.interned[string(v)]; ok {
+		return s
+	}
+	s := string(v)
+	if d.interned == nil {
+		d.interned = make(map[string]string)
+	}
+	if len(d.interned) < InternLimit {
+		d.interned[s] = s
+	}
+	return s
+}
+
+// internRecent is intern for fields with few distinct values (meters and
+// models): a small direct-mapped cache, indexed by the length and three
+// bytes, answers most lookups without hashing the whole string.
+func (d *Decoder) internRecent(v []byte) string {
+	n := len(v) // ≥ 1
+	h := (n*7 + int(v[0])*3 + int(v[n>>1])*5 + int(v[n-1])) & (len(d.recent) - 1)
+	if s := d.recent[h]; s == string(v) {
+		return s
+	}
+	s := d.intern(v)
+	d.recent[h] = s
+	return s
+}
+
+// tenantChar is 1 for the bytes allowed in a tenant, [A-Za-z0-9._:-].
+var tenantChar = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = 1
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = 1
+		t[c-'a'+'A'] = 1
+	}
+	t['.'], t['_'], t[':'], t['-'] = 1, 1, 1, 1
+	return t
+}()
+
+// tenantChars reports whether every byte of v is allowed in a tenant. It
+// checks eight bytes per branch.
+func tenantChars(v []byte) bool {
+	for len(v) >= 8 {
+		if tenantChar[v[0]]&tenantChar[v[1]]&tenantChar[v[2]]&tenantChar[v[3]]&
+			tenantChar[v[4]]&tenantChar[v[5]]&tenantChar[v[6]]&tenantChar[v[7]] == 0 {
+			return false
+		}
+		v = v[8:]
+	}
+	ok := uint8(1)
+	for _, c := range v {
+		ok &= tenantChar[c]
+	}
+	return ok == 1
+}
+
+// syntaxError reports the scan failure recorded by fail.
+func (d *Decoder) syntaxError() *RecordError {
+	return Errorf(ReasonMalformedJSON, "", "%s at offset %d", d.errMsg, d.errOff)
+}
+
+func (d *Decoder) fail(off int, msg string) bool {
+	d.errOff, d.errMsg = off, msg
+	return false
+}
+
+// scanDocument checks that b is exactly one JSON object and records the
+// spans of the keys that mode recognizes in d.slots.
+func (d *Decoder) scanDocument(b []byte, mode uint8) bool {
+	d.slots = [numSlots]span{}
+	i := skipWS(b, 0)
+	if i >= len(b) {
+		return d.fail(i, "empty record")
+	}
+	if b[i] != '{' {
+		return d.fail(i, "record is not a JSON object")
+	}
+	i, ok := d.object(b, i, 1, mode)
+	if !ok {
+		return false
+	}
+	if i = skipWS(b, i); i != len(b) {
+		return d.fail(i, "data after the JSON object")
+	}
+	return true
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' {
+		if c := b[i]; c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// object scans the object starting at b[i] == '{' and returns the offset
+// just past it.
+func (d *Decoder) object(b []byte, i, depth int, mode uint8) (int, bool) {
+	if depth > maxNesting {
+		return i, d.fail(i, "nesting deeper than 10000")
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		if i >= len(b) {
+			return i, d.fail(i, "unexpected end of record")
+		}
+		if b[i] != '"' {
+			return i, d.fail(i, "expected a string key")
+		}
+		ks := i + 1
+		slot, ke := quickKey(b, ks, mode)
+		if ke < 0 {
+			var kesc, ok bool
+			if ke, kesc, ok = d.str(b, ks); !ok {
+				return ke, false
+			}
+			if mode != modeSkip {
+				k := b[ks:ke]
+				if kesc {
+					d.keyBuf = appendUnescaped(d.keyBuf[:0], k)
+					k = d.keyBuf
+				}
+				slot = keySlot(mode, k)
+			}
+		}
+		if i = ke + 1; i >= len(b) || b[i] != ':' {
+			if i = skipWS(b, i); i >= len(b) || b[i] != ':' {
+				return i, d.fail(i, "expected ':' after key")
+			}
+		}
+		i = skipWS(b, i+1)
+		child := modeSkip
+		if mode == modeUsageTop && slot == slotData {
+			child = modeUsageData
+		}
+		vs := i
+		var e int
+		var kind valueKind
+		var esc, ok bool
+		if i < len(b) && b[i] == '"' {
+			e, esc, ok = d.str(b, i+1)
+			e, kind = e+1, kindString
+		} else {
+			e, kind, esc, ok = d.value(b, i, depth, child)
+		}
+		if !ok {
+			return e, false
+		}
+		if slot >= 0 {
+			sp := &d.slots[slot]
+			if sp.n < 2 {
+				sp.n++
+			}
+			sp.kind, sp.esc = kind, esc
+			if kind == kindString {
+				sp.start, sp.end = vs+1, e-1
+			} else {
+				sp.start, sp.end = vs, e
+			}
+		}
+		i = skipWS(b, e)
+		if i >= len(b) {
+			return i, d.fail(i, "unexpected end of record")
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return i + 1, true
+		default:
+			return i, d.fail(i, "expected ',' or '}' after object member")
+		}
+	}
+}
+
+func (d *Decoder) array(b []byte, i, depth int) (int, bool) {
+	if depth > maxNesting {
+		return i, d.fail(i, "nesting deeper than 10000")
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, true
+	}
+	for {
+		e, _, _, ok := d.value(b, i, depth, modeSkip)
+		if !ok {
+			return e, false
+		}
+		i = skipWS(b, e)
+		if i >= len(b) {
+			return i, d.fail(i, "unexpected end of record")
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case ']':
+			return i + 1, true
+		default:
+			return i, d.fail(i, "expected ',' or ']' after array element")
+		}
+	}
+}
+
+// value scans the value starting at b[i] inside a container at depth and
+// returns the offset just past it. Objects are scanned in mode child.
+func (d *Decoder) value(b []byte, i, depth int, child uint8) (end int, kind valueKind, esc bool, ok bool) {
+	if i >= len(b) {
+		return i, kindNone, false, d.fail(i, "unexpected end of record")
+	}
+	switch c := b[i]; c {
+	case '"':
+		e, esc, ok := d.str(b, i+1)
+		return e + 1, kindString, esc, ok
+	case '{':
+		e, ok := d.object(b, i, depth+1, child)
+		return e, kindObject, false, ok
+	case '[':
+		e, ok := d.array(b, i, depth+1)
+		return e, kindArray, false, ok
+	case 't':
+		return d.literal(b, i, "true", kindBool)
+	case 'f':
+		return d.literal(b, i, "false", kindBool)
+	case 'n':
+		return d.literal(b, i, "null", kindNull)
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			e, ok := d.number(b, i)
+			return e, kindNumber, false, ok
+		}
+		return i, kindNone, false, d.fail(i, "invalid character at start of value")
+	}
+}
+
+func (d *Decoder) literal(b []byte, i int, lit string, kind valueKind) (int, valueKind, bool, bool) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return i, kindNone, false, d.fail(i, "invalid literal")
+	}
+	return i + len(lit), kind, false, true
+}
+
+// number scans a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (d *Decoder) number(b []byte, i int) (int, bool) {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(b):
+		return i, d.fail(i, "unexpected end of number")
+	case b[i] == '0':
+		i++
+	case b[i] >= '1' && b[i] <= '9':
+		i = digits(b, i+1)
+	default:
+		return i, d.fail(i, "invalid number")
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(b, i+1)
+		if j == i+1 {
+			return j, d.fail(j, "number needs a digit after '.'")
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(b, i)
+		if j == i {
+			return j, d.fail(j, "number needs a digit in its exponent")
+		}
+		i = j
+	}
+	return i, true
+}
+
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special8 flags, in the high bit of each byte, the bytes of w (eight
+// input bytes, little-endian) that need attention inside a string: '"',
+// '\\', control characters and bytes ≥ 0x80. A subtraction's borrow can only
+// flag bytes above a byte that is truly flagged, so the lowest flag is exact.
+func special8(w uint64) uint64 {
+	q := w ^ (ones * '"')
+	s := w ^ (ones * '\\')
+	// A byte of q or s is zero, or a byte of w is below 0x20, exactly when
+	// the subtraction sets its high bit without w's high bit being set.
+	return ((q - ones) | (s - ones) | (w - ones*0x20) | w) & highs
+}
+
+// str scans string content starting at b[i] (just past the opening quote)
+// and returns the offset of the closing quote and whether it has escapes.
+func (d *Decoder) str(b []byte, i int) (end int, esc bool, ok bool) {
+	for {
+		if i < len(b) {
+			// Skip eight plain bytes at a time; stop at the first byte
+			// that needs a look.
+			rest := b[i:]
+			for len(rest) >= 8 {
+				if m := special8(binary.LittleEndian.Uint64(rest)); m != 0 {
+					rest = rest[bits.TrailingZeros64(m)>>3:]
+					break
+				}
+				rest = rest[8:]
+			}
+			i = len(b) - len(rest)
+		}
+		if i >= len(b) {
+			return i, esc, d.fail(i, "unterminated string")
+		}
+		c := b[i]
+		switch {
+		case c == '"':
+			return i, esc, true
+		case c == '\\':
+			esc = true
+			if i+1 >= len(b) {
+				return i, esc, d.fail(i, "unterminated string")
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if len(b)-i < 6 || hex4(b[i+2:i+6]) < 0 {
+					return i, esc, d.fail(i, "invalid \\u escape")
+				}
+				i += 6
+			default:
+				return i, esc, d.fail(i, "invalid escape")
+			}
+		case c < 0x20:
+			return i, esc, d.fail(i, "control character in string")
+		case c < 0x80:
+			i++
+		default:
+			n := utf8Seq(b, i)
+			if n == 0 {
+				return i, esc, d.fail(i, "invalid UTF-8 in string")
+			}
+			i += n
+		}
+	}
+}
+
+// hex4 returns the value of four hex digits, or -1.
+func hex4(h []byte) rune {
+	var r rune
+	for _, c := range h[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// utf8Seq returns the length of the valid UTF-8 sequence starting at s[i]
+// (which is ≥ 0x80), or 0 when it is invalid: overlong, a surrogate, above
+// U+10FFFF or truncated.
+func utf8Seq[T string | []byte](s T, i int) int {
+	c := s[i]
+	lo, hi := byte(0x80), byte(0xBF)
+	n := 0
+	switch {
+	case c >= 0xC2 && c <= 0xDF:
+		n = 2
+	case c == 0xE0:
+		n, lo = 3, 0xA0
+	case c == 0xED:
+		n, hi = 3, 0x9F
+	case c >= 0xE1 && c <= 0xEF:
+		n = 3
+	case c == 0xF0:
+		n, lo = 4, 0x90
+	case c >= 0xF1 && c <= 0xF3:
+		n = 4
+	case c == 0xF4:
+		n, hi = 4, 0x8F
+	default:
+		return 0
+	}
+	if len(s)-i < n {
+		return 0
+	}
+	if c1 := s[i+1]; c1 < lo || c1 > hi {
+		return 0
+	}
+	for j := 2; j < n; j++ {
+		if c := s[i+j]; c < 0x80 || c > 0xBF {
+			return 0
+		}
+	}
+	return n
+}
+
+// appendUnescaped appends the decoded content of a JSON string that str has
+// validated. A \u escape that is not part of a valid surrogate pair becomes
+// U+FFFD, as in encoding/json.
+func appendUnescaped(dst, s []byte) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			j := i + 1
+			for j < len(s) && s[j] != '\\' {
+				j++
+			}
+			dst = append(dst, s[i:j]...)
+			i = j
+			continue
+		}
+		switch s[i+1] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := hex4(s[i+2 : i+6])
+			i += 6
+			if r >= 0xD800 && r < 0xDC00 && len(s)-i >= 6 && s[i] == '\\' && s[i+1] == 'u' {
+				if r2 := hex4(s[i+2 : i+6]); r2 >= 0xDC00 && r2 < 0xE000 {
+					r = 0x10000 + (r-0xD800)<<10 + (r2 - 0xDC00)
+					i += 6
+					dst = appendRune(dst, r)
+					continue
+				}
+			}
+			if r >= 0xD800 && r < 0xE000 {
+				r = 0xFFFD
+			}
+			dst = appendRune(dst, r)
+			continue
+		default: // '"', '\\', '/'
+			dst = append(dst, s[i+1])
+		}
+		i += 2
+	}
+	return dst
+}
+
+// appendRune appends the UTF-8 encoding of r, a valid scalar value.
+func appendRune(b []byte, r rune) []byte {
+	switch {
+	case r < 0x80:
+		return append(b, byte(r))
+	case r < 0x800:
+		return append(b, 0xC0|byte(r>>6), 0x80|byte(r)&0x3F)
+	case r < 0x10000:
+		return append(b, 0xE0|byte(r>>12), 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F)
+	}
+	return append(b, 0xF0|byte(r>>18), 0x80|byte(r>>12)&0x3F, 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F)
+}
+
+// plainMicros is the fast path for the common quantities: digits(.digits)?
+// with at most 12 integer digits and 1–6 fractional digits, whether a JSON
+// number or the content of a string. ok is false for anything else, which
+// the general path then judges.
+func plainMicros(v []byte) (m Micros, ok bool) {
+	var n uint64
+	i := 0
+	for ; i < len(v); i++ {
+		c := v[i] - '0'
+		if c > 9 {
+			break
+		}
+		n = n*10 + uint64(c)
+	}
+	if i == 0 || i > 12 {
+		return 0, false
+	}
+	frac := 0
+	if i < len(v) {
+		if v[i] != '.' {
+			return 0, false
+		}
+		for i++; i < len(v); i++ {
+			c := v[i] - '0'
+			if c > 9 {
+				return 0, false
+			}
+			n = n*10 + uint64(c)
+			frac++
+		}
+		if frac == 0 || frac > 6 {
+			return 0, false
+		}
+	}
+	return Micros(n * pow10[6-frac]), true
+}
+
+// numParts is a decimal number split into sign, integer digits, fraction
+// digits and a decimal exponent (saturated far beyond any accepted value).
+type numParts struct {
+	neg        bool
+	intp, frac []byte
+	exp        int64
+}
+
+const maxExp = 1 << 40
+
+// jsonNumberParts splits a number that the scanner has validated.
+func jsonNumberParts(b []byte) numParts {
+	var p numParts
+	i := 0
+	if b[0] == '-' {
+		p.neg = true
+		i++
+	}
+	j := digits(b, i)
+	p.intp = b[i:j]
+	i = j
+	if i < len(b) && b[i] == '.' {
+		j = digits(b, i+1)
+		p.frac = b[i+1 : j]
+		i = j
+	}
+	if i < len(b) { // exponent
+		i++
+		eneg := false
+		switch b[i] {
+		case '-':
+			eneg = true
+			i++
+		case '+':
+			i++
+		}
+		for ; i < len(b); i++ {
+			if p.exp < maxExp {
+				p.exp = p.exp*10 + int64(b[i]-'0')
+			}
+		}
+		if eneg {
+			p.exp = -p.exp
+		}
+	}
+	return p
+}
+
+// decimalStringParts splits a plain decimal -?digits(.digits)?.
+func decimalStringParts(b []byte) (numParts, bool) {
+	var p numParts
+	i := 0
+	if len(b) > 0 && b[0] == '-' {
+		p.neg = true
+		i++
+	}
+	j := digits(b, i)
+	if j == i {
+		return p, false
+	}
+	p.intp = b[i:j]
+	if j == len(b) {
+		return p, true
+	}
+	if b[j] != '.' {
+		return p, false
+	}
+	k := digits(b, j+1)
+	if k == j+1 || k != len(b) {
+		return p, false
+	}
+	p.frac = b[j+1 : k]
+	return p, true
+}
+
+type numStatus uint8
+
+const (
+	numOK      numStatus = iota
+	numZero              // the value is zero (whatever its sign)
+	numInexact           // more fractional digits than the scale
+	numTooBig            // ≥ 1e19 once scaled
+)
+
+// digit returns the j-th digit of intp followed by frac.
+func (p *numParts) digit(j int) byte {
+	if j < len(p.intp) {
+		return p.intp[j]
+	}
+	return p.frac[j-len(p.intp)]
+}
+
+// sig returns the significant digits [first, last] of intp‖frac and the
+// decimal exponent e such that |value| = digits[first..last] × 10^e.
+// first > last when the value is zero.
+func (p *numParts) sig() (first, last int, e int64) {
+	n := len(p.intp) + len(p.frac)
+	first = 0
+	for first < n && p.digit(first) == '0' {
+		first++
+	}
+	last = n - 1
+	for last >= first && p.digit(last) == '0' {
+		last--
+	}
+	e = p.exp - int64(len(p.frac)) + int64(n-1-last)
+	return first, last, e
+}
+
+// scaled returns |value| × 10^scale exactly as an integer below 1e19.
+func (p *numParts) scaled(scale int) (uint64, numStatus) {
+	first, last, e := p.sig()
+	if first > last {
+		return 0, numZero
+	}
+	k := int64(last - first + 1)
+	shift := e + int64(scale)
+	if shift < 0 {
+		return 0, numInexact
+	}
+	if k+shift > 19 {
+		return 0, numTooBig
+	}
+	var v uint64
+	for j := first; j <= last; j++ {
+		v = v*10 + uint64(p.digit(j)-'0')
+	}
+	return v * pow10[shift], numOK
+}
+
+// fracDigits returns the number of significant fractional digits (the
+// smallest scale at which the value is an integer).
+func (p *numParts) fracDigits() int64 {
+	first, last, e := p.sig()
+	if first > last || e >= 0 {
+		return 0
+	}
+	return -e
+}
+
+// AppendUsageJSON appends the canonical native JSON form of ev: keys in the
+// order id, tenant, meter, model (left out when empty), quantity (a decimal
+// string with the fewest fractional digits, e.g. "1.5" or "3"), time
+// (RFC 3339 with nanoseconds as needed, UTC) and properties (copied
+// verbatim, left out when nil). The caller must pass an event that
+// DecodeUsage would accept: ev.Properties, when set, must be a valid JSON
+// object, and ev.Time's year must lie in 0000–9999. Invalid UTF-8 in strings
+// is written as U+FFFD.
+func AppendUsageJSON(b []byte, ev *UsageEvent) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, ev.ID)
+	b = append(b, `,"tenant":`...)
+	b = appendJSONString(b, ev.Tenant)
+	b = append(b, `,"meter":`...)
+	b = appendJSONString(b, ev.Meter)
+	if ev.Model != "" {
+		b = append(b, `,"model":`...)
+		b = appendJSONString(b, ev.Model)
+	}
+	b = append(b, `,"quantity":"`...)
+	b = ev.Quantity.Decimal().Normalize(0).Append(b)
+	b = append(b, `","time":"`...)
+	b = ev.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if ev.Properties != nil {
+		b = append(b, `,"properties":`...)
+		b = append(b, ev.Properties...)
+	}
+	return append(b, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string, escaping '"', '\\' and
+// control characters and replacing invalid UTF-8 by U+FFFD.
+func appendJSONString[T string | []byte](b []byte, s T) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < 0x80 {
+			i++
+			continue
+		}
+		if c >= 0x80 {
+			if n := utf8Seq(s, i); n > 0 {
+				i += n
+				continue
+			}
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			if c < 0x20 {
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			} else {
+				b = append(b, `\ufffd`...)
+			}
+		}
+		i++
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,131 @@
+package schemas
+
+import "time"
+
+// parseRFC3339 parses YYYY-MM-DDTHH:MM:SS[.fraction](Z|±hh:mm) as RFC 3339
+// section 5.6 defines it: T and Z in either case, a fraction of 1–9 digits,
+// a real calendar date, hour ≤ 23, minute ≤ 59, second ≤ 59 (leap seconds
+// are refused), offset hours ≤ 23 and minutes ≤ 59. The result is in UTC
+// and must itself lie in the years 0000–9999, so that it can be written back
+// as RFC 3339 UTC ("0000-01-01T00:00:00+01:00" is refused). It does not
+// allocate.
+func parseRFC3339(s []byte) (time.Time, bool) {
+	if len(s) < len("2006-01-02T15:04:05Z") {
+		return time.Time{}, false
+	}
+	// Digits as byte values 0–9; anything else wraps to ≥ 10.
+	y0, y1, y2, y3 := s[0]-'0', s[1]-'0', s[2]-'0', s[3]-'0'
+	mo0, mo1, d0, d1 := s[5]-'0', s[6]-'0', s[8]-'0', s[9]-'0'
+	h0, h1, mi0, mi1, s0, s1 := s[11]-'0', s[12]-'0', s[14]-'0', s[15]-'0', s[17]-'0', s[18]-'0'
+	if max(y0, y1, y2, y3, mo0, mo1, d0, d1, h0, h1, mi0, mi1, s0, s1) > 9 ||
+		s[4] != '-' || s[7] != '-' || s[10]|0x20 != 't' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	year := int(y0)*1000 + int(y1)*100 + int(y2)*10 + int(y3)
+	month, day := int(mo0)*10+int(mo1), int(d0)*10+int(d1)
+	hour, minute, sec := int(h0)*10+int(h1), int(mi0)*10+int(mi1), int(s0)*10+int(s1)
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	i := 19
+	nsec := 0
+	if s[i] == '.' {
+		i++
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		n := j - i
+		if n == 0 || n > 9 {
+			return time.Time{}, false
+		}
+		for k := i; k < j; k++ {
+			nsec = nsec*10 + int(s[k]-'0')
+		}
+		nsec *= int(pow10[9-n])
+		i = j
+	}
+	if i >= len(s) {
+		return time.Time{}, false
+	}
+	offset := 0 // seconds east of UTC
+	switch s[i] {
+	case 'Z', 'z':
+		i++
+	case '+', '-':
+		if len(s)-i != 6 || s[i+3] != ':' {
+			return time.Time{}, false
+		}
+		oh, ok1 := num(s[i+1 : i+3])
+		om, ok2 := num(s[i+4 : i+6])
+		if !ok1 || !ok2 || oh > 23 || om > 59 {
+			return time.Time{}, false
+		}
+		offset = oh*3600 + om*60
+		if s[i] == '-' {
+			offset = -offset
+		}
+		i += 6
+	default:
+		return time.Time{}, false
+	}
+	if i != len(s) {
+		return time.Time{}, false
+	}
+	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	if secs < minUnix || secs > maxUnix {
+		return time.Time{}, false // an offset moved it out of 0000–9999 in UTC
+	}
+	return time.Unix(secs, int64(nsec)).UTC(), true
+}
+
+// The first and last second of years 0000–9999 in UTC, as Unix times.
+const (
+	minUnix = -62167219200 // 0000-01-01T00:00:00Z
+	maxUnix = 253402300799 // 9999-12-31T23:59:59Z
+)
+
+// num parses a fixed-width run of ASCII digits.
+func num(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
+
+// daysIn returns the number of days in month m (1–12) of year y.
+func daysIn(m, y int) int {
+	switch m {
+	case 2:
+		if isLeap(y) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns the days from 1970-01-01 to the proleptic Gregorian
+// date y-m-d, for years 0–9999.
+func daysFromCivil(y, m, d int) int64 {
+	// Count years from March so that the leap day is the last of the year,
+	// and shift by one 400-year era (146097 days) to keep y positive.
+	y += 400
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400                     // [0, 399]
+	doy := (153*((m+9)%12)+2)/5 + d - 1    // [0, 365]
+	doe := yoe*365 + yoe/4 - yoe/100 + doy // [0, 146096]
+	return int64(era*146097+doe) - 719468 - 146097
+}
