@@ -7,9 +7,10 @@
 // Checks run in this order, and the first failing one names the reason:
 //
 //	decode (malformed_json, missing_field, bad_field, bad_quantity, bad_time)
-//	→ meter in catalog (unknown_meter) → tenant in catalog and started (unknown_tenant)
+//	→ meter in catalog (unknown_meter) → tenant in catalog (unknown_tenant)
 //	→ not ahead of the wall clock by more than MaxFuture (too_far_future)
 //	→ not behind the processing clock by more than MaxEventAge (too_old)
+//	→ not before the tenant's catalog start (unknown_tenant)
 //	→ a rate in force at the event time (no_rate)
 //	→ dedup (duplicate) → counted
 //
@@ -146,14 +147,14 @@ func (p *Processor) Process(rec []byte, now time.Time) Result {
 	if tenant == nil {
 		return p.dead(&schemas.RecordError{Field: "tenant", Reason: schemas.ReasonUnknownTenant, Detail: fmt.Sprintf("tenant %q is not in the catalog", ev.Tenant)})
 	}
-	if ev.Time.Before(tenant.Start) {
-		return p.dead(&schemas.RecordError{Field: "time", Reason: schemas.ReasonUnknownTenant, Detail: fmt.Sprintf("event time %s is before tenant %q starts (%s)", ev.Time.Format(time.RFC3339Nano), ev.Tenant, tenant.Start.UTC().Format(time.RFC3339))})
-	}
 	if limit := now.Add(p.cfg.MaxFuture); ev.Time.After(limit) {
 		return p.dead(&schemas.RecordError{Field: "time", Reason: schemas.ReasonTooFarFuture, Detail: fmt.Sprintf("event time %s is more than %v ahead of %s", ev.Time.Format(time.RFC3339Nano), p.cfg.MaxFuture, now.UTC().Format(time.RFC3339Nano))})
 	}
 	if clock := p.Clock(now); !clock.IsZero() && ev.Time.Before(clock.Add(-p.cfg.MaxEventAge)) {
 		return p.dead(&schemas.RecordError{Field: "time", Reason: schemas.ReasonTooOld, Detail: fmt.Sprintf("event time %s is more than %v behind the processing clock %s", ev.Time.Format(time.RFC3339Nano), p.cfg.MaxEventAge, clock.Format(time.RFC3339Nano))})
+	}
+	if ev.Time.Before(tenant.Start) {
+		return p.dead(&schemas.RecordError{Field: "time", Reason: schemas.ReasonUnknownTenant, Detail: fmt.Sprintf("event time %s is before tenant %q starts (%s)", ev.Time.Format(time.RFC3339Nano), ev.Tenant, tenant.Start.UTC().Format(time.RFC3339))})
 	}
 	rate, ok := p.cat.Rate(ev.Meter, ev.Model, ev.Time)
 	if !ok {

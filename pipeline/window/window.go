@@ -1,86 +1,112 @@
-// Package window sums counted usage into event-time tumbling windows per
-// (tenant, meter, model).
-//
-// Windows are epoch-aligned and half-open: with width w, an event at time t
-// belongs to [floor(t/w)·w, floor(t/w)·w + w); an event exactly on a
-// boundary starts the later window.
-//
-//	event time ─────────────────────────────────────────────▶
-//	| [00:00, 00:01) | [00:01, 00:02) | [00:02, 00:03) |
-//	                        watermark = max event time − out-of-orderness
-//	windows whose end ≤ watermark are emitted and forgotten ◀┘
-//
-// A window is emitted once the watermark passes its end. An event for a
-// window already emitted (late) is not lost: it goes into a pending
-// correction for that window (a row with Late set that carries only the late
-// part), coalesced until the next Advance or Flush. So the sum of a window's
-// rows always equals the sum of its counted events, whatever the arrival
-// order.
-//
-// The package is pure: the caller passes the watermark.
 package window
 
 import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/creditflow/creditflow/schemas"
 )
 
-// NoOutOfOrder asks for no allowed out-of-orderness (a zero Config field
-// means the default).
-const NoOutOfOrder = -1 * time.Nanosecond
-
-// Config configures Windows.
+// Config configures Windows. The zero value is valid.
 type Config struct {
-	Width      time.Duration // window width; zero means 1m; must divide evenly into nanoseconds since the epoch (any positive value does)
-	OutOfOrder time.Duration // allowed out-of-orderness; zero means 10s; NoOutOfOrder means none; other negative values are refused
+	// Width is the window width; zero means 1m. Must be positive and at most
+	// MaxWidth. Windows are epoch-aligned: a window starts at
+	// floor(unix nanoseconds / Width) × Width.
+	Width time.Duration
+	// OutOfOrder is the allowed out-of-orderness: the caller's watermark is
+	// the highest counted event time minus OutOfOrder (see Watermark). Zero
+	// means 10s. Set NoOutOfOrder to ask for none: a window then closes as
+	// soon as a counted event lies at or after its end. Any other negative
+	// value is refused.
+	OutOfOrder time.Duration
 }
 
-// Watermark returns maxEventTime − outOfOrder (zero stays zero).
+// NoOutOfOrder, as Config.OutOfOrder, asks for no allowed out-of-orderness
+// (zero means the default).
+const NoOutOfOrder = -1 * time.Nanosecond
+
+// Defaults and limits applied by New.
+const (
+	DefaultWidth      = time.Minute
+	DefaultOutOfOrder = 10 * time.Second
+	MaxWidth          = 366 * 24 * time.Hour
+)
+
+// Event times are handled as int64 unix nanoseconds, clamped to
+// [minNanos, maxNanos] (years 1684 to 2255), which leaves room to add a
+// window width without overflow.
+const (
+	minSec   = -9_000_000_000
+	maxSec   = 9_000_000_000
+	minNanos = minSec * 1e9
+	maxNanos = maxSec * 1e9
+)
+
+// Watermark returns maxEventTime − outOfOrder: the watermark of a partition
+// whose highest counted event time is maxEventTime. A negative outOfOrder
+// (NoOutOfOrder) counts as zero, and the zero Time (no event counted yet)
+// stays zero.
 func Watermark(maxEventTime time.Time, outOfOrder time.Duration) time.Time {
 	if maxEventTime.IsZero() {
 		return time.Time{}
 	}
-	if outOfOrder < 0 {
-		outOfOrder = 0
-	}
-	return maxEventTime.Add(-outOfOrder)
+	return maxEventTime.Add(-max(outOfOrder, 0))
 }
 
-type key struct {
+// slotKey identifies one window of one series. It is comparable: the map
+// hashes the three strings and the start, and builds nothing.
+type slotKey struct {
 	schemas.WindowKey
-	start int64 // unix nanoseconds
+	start int64 // unix ns
 }
 
-type sums struct {
-	events            int64
-	quantity, credits schemas.Micros
-	late              bool
+// acc accumulates one window, or the pending late correction of one
+// window.
+type acc struct {
+	key     slotKey
+	events  int64
+	qty     schemas.Micros
+	credits schemas.Micros
+	late    bool // a correction: the window was already emitted when it was created
 }
 
-// Windows holds the open windows and pending late corrections of one
-// partition. It is not safe for concurrent use.
+// bucket lists the open windows (indices into Windows.accs) that share a
+// start.
+type bucket struct {
+	start int64
+	slots []int32
+}
+
+// Windows accumulates counted events into tumbling event-time windows per
+// (tenant, meter, model) and emits them once the watermark passes their end,
+// and late events as corrections. See the package documentation. Windows is
+// not safe for concurrent use.
 type Windows struct {
-	width   int64
-	open    map[key]*sums
-	emitted int64 // every window with start < emitted has been emitted (unix ns)
-	oldest  int64 // no open window starts before oldest
-	lateN   int   // open late corrections
-	pending []key // reused by Advance
+	width, outOfOrder time.Duration
+	widthNs           int64
+
+	index   map[slotKey]int32 // open windows and pending corrections
+	accs    []acc
+	free    []int32
+	buckets []bucket  // open windows by start, ascending
+	spare   [][]int32 // emptied bucket lists, kept for reuse
+	late    []int32   // pending corrections
+	spilled []schemas.WindowTotal
+	order   []int32 // scratch for sorting emitted rows
+
+	wm int64 // highest watermark passed to Advance (ns); a window with end ≤ wm has been emitted
 }
 
-// New returns empty Windows.
+// New returns an empty Windows configured by cfg, or every problem with cfg.
 func New(cfg Config) (*Windows, error) {
 	var errs []error
-	if cfg.Width == 0 {
-		cfg.Width = time.Minute
-	}
-	if cfg.Width < 0 {
-		errs = append(errs, fmt.Errorf("width %v: must be positive", cfg.Width))
+	if cfg.Width < 0 || cfg.Width > MaxWidth {
+		errs = append(errs, fmt.Errorf("width %v: must be positive and at most %v", cfg.Width, MaxWidth))
 	}
 	if cfg.OutOfOrder < 0 && cfg.OutOfOrder != NoOutOfOrder {
 		errs = append(errs, fmt.Errorf("out-of-orderness %v: must not be negative (use NoOutOfOrder for none)", cfg.OutOfOrder))
@@ -88,91 +114,263 @@ func New(cfg Config) (*Windows, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Windows{width: int64(cfg.Width), open: make(map[key]*sums, 1024), emitted: -1 << 62, oldest: 1<<63 - 1}, nil
+	if cfg.Width == 0 {
+		cfg.Width = DefaultWidth
+	}
+	switch cfg.OutOfOrder {
+	case 0:
+		cfg.OutOfOrder = DefaultOutOfOrder
+	case NoOutOfOrder:
+		cfg.OutOfOrder = 0
+	}
+	return &Windows{
+		width:      cfg.Width,
+		outOfOrder: cfg.OutOfOrder,
+		widthNs:    int64(cfg.Width),
+		index:      make(map[slotKey]int32),
+		wm:         math.MinInt64,
+	}, nil
+}
+
+// Width returns the window width, defaults applied.
+func (w *Windows) Width() time.Duration { return w.width }
+
+// OutOfOrder returns the allowed out-of-orderness, defaults applied: 0
+// when configured as NoOutOfOrder. Pass it to Watermark.
+func (w *Windows) OutOfOrder() time.Duration { return w.outOfOrder }
+
+// Start returns the start of the window that holds event time t.
+func (w *Windows) Start(t time.Time) time.Time {
+	return time.Unix(0, w.startOf(t)).UTC()
+}
+
+func nanos(t time.Time) int64 {
+	sec := t.Unix()
+	if sec < minSec {
+		return minNanos
+	}
+	if sec >= maxSec {
+		return maxNanos
+	}
+	return sec*1e9 + int64(t.Nanosecond())
 }
 
 func (w *Windows) startOf(t time.Time) int64 {
-	ns := t.UnixNano()
-	s := ns - ns%w.width
-	if ns%w.width < 0 {
-		s -= w.width
+	ns := nanos(t)
+	q := ns / w.widthNs
+	if ns%w.widthNs < 0 {
+		q--
 	}
-	return s
+	return q * w.widthNs
 }
 
-// Add counts one event. It does not allocate once its window exists.
-func (w *Windows) Add(k schemas.WindowKey, t time.Time, quantity, credits schemas.Micros) {
-	kk := key{WindowKey: k, start: w.startOf(t)}
-	s := w.open[kk]
-	if s == nil {
-		s = &sums{late: kk.start < w.emitted}
-		w.open[kk] = s
-		if s.late {
-			w.lateN++
-		}
-		if kk.start < w.oldest {
-			w.oldest = kk.start
-		}
+// Add counts one event of series key at event time t. If the window of t
+// is still open the event joins it; if the watermark has already passed the
+// window's end, the event joins the window's pending correction (Late),
+// which the next Advance or Flush emits. Add does not allocate once the
+// window (or correction) exists.
+//
+// quantity and credits are summed exactly. Should a sum leave the range of
+// Micros, the window's total so far is set aside as a row of its own and
+// the sum starts again, so nothing is lost: the window is then emitted as
+// several rows that add up to its total.
+//
+// Event times before 1684 or after 2255 are clamped to those years.
+func (w *Windows) Add(key schemas.WindowKey, t time.Time, quantity, credits schemas.Micros) {
+	k := slotKey{key, w.startOf(t)}
+	i, ok := w.index[k]
+	if !ok {
+		i = w.create(k)
 	}
-	s.events++
-	s.quantity += quantity
-	s.credits += credits
+	a := &w.accs[i]
+	q, c := a.qty+quantity, a.credits+credits
+	if overflows(a.qty, quantity, q) || overflows(a.credits, credits, c) {
+		w.spilled = append(w.spilled, w.row(a))
+		a.events, q, c = 0, quantity, credits
+	}
+	a.events++
+	a.qty, a.credits = q, c
 }
 
-// Advance appends every window whose end is at or before watermark, and
-// every pending late correction, sorted by (Tenant, Meter, Model, Start).
+// overflows reports whether s = a + b wrapped around.
+func overflows(a, b, s schemas.Micros) bool { return (a^s)&(b^s) < 0 }
+
+func (w *Windows) create(k slotKey) int32 {
+	var i int32
+	if n := len(w.free); n > 0 {
+		i = w.free[n-1]
+		w.free = w.free[:n-1]
+	} else {
+		i = int32(len(w.accs))
+		w.accs = append(w.accs, acc{})
+	}
+	late := k.start+w.widthNs <= w.wm
+	w.accs[i] = acc{key: k, late: late}
+	w.index[k] = i
+	if late {
+		w.late = append(w.late, i)
+		return i
+	}
+	// Find the bucket of this start, most likely the newest.
+	b := len(w.buckets) - 1
+	for b >= 0 && w.buckets[b].start > k.start {
+		b--
+	}
+	if b < 0 || w.buckets[b].start != k.start {
+		b++
+		var slots []int32
+		if n := len(w.spare); n > 0 {
+			slots = w.spare[n-1][:0]
+			w.spare = w.spare[:n-1]
+		}
+		w.buckets = slices.Insert(w.buckets, b, bucket{start: k.start, slots: slots})
+	}
+	w.buckets[b].slots = append(w.buckets[b].slots, i)
+	return i
+}
+
+// row returns the total held by a.
+func (w *Windows) row(a *acc) schemas.WindowTotal {
+	return schemas.WindowTotal{
+		WindowKey: a.key.WindowKey,
+		Start:     time.Unix(0, a.key.start).UTC(),
+		End:       time.Unix(0, a.key.start+w.widthNs).UTC(),
+		Events:    a.events,
+		Quantity:  a.qty,
+		Credits:   a.credits,
+		Late:      a.late,
+	}
+}
+
+// Advance moves the watermark to watermark and appends to out every window
+// whose end is ≤ the watermark and every pending correction, sorted by
+// (Tenant, Meter, Model, Start, Late). Emitted windows are forgotten: a
+// later event for one of them becomes a correction. A watermark behind an
+// earlier one emits only the pending corrections. Advance does not allocate
+// when out has room.
 func (w *Windows) Advance(watermark time.Time, out []schemas.WindowTotal) []schemas.WindowTotal {
-	if watermark.IsZero() {
-		return out
+	if wm := nanos(watermark); wm > w.wm {
+		w.wm = wm
 	}
-	// Windows with start + width ≤ watermark are complete.
-	limit := w.startOf(watermark) // windows starting before limit end at or before watermark
-	if limit > w.emitted {
-		w.emitted = limit
+	order := w.order[:0]
+	nb := 0
+	for nb < len(w.buckets) && w.buckets[nb].start <= w.wm-w.widthNs {
+		order = append(order, w.buckets[nb].slots...)
+		nb++
 	}
-	if w.lateN == 0 && w.oldest >= w.emitted {
-		return out // nothing due: the common case, without a scan
-	}
-	return w.emit(out, func(k key, s *sums) bool { return s.late || k.start < w.emitted })
-}
-
-// Flush appends everything still open or pending (end of input), in the
-// same order as Advance.
-func (w *Windows) Flush(out []schemas.WindowTotal) []schemas.WindowTotal {
-	return w.emit(out, func(key, *sums) bool { return true })
-}
-
-func (w *Windows) emit(out []schemas.WindowTotal, due func(key, *sums) bool) []schemas.WindowTotal {
-	w.pending = w.pending[:0]
-	for k, s := range w.open {
-		if due(k, s) {
-			w.pending = append(w.pending, k)
-		}
-	}
-	slices.SortFunc(w.pending, func(a, b key) int {
-		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Meter, b.Meter),
-			cmp.Compare(a.Model, b.Model), cmp.Compare(a.start, b.start))
+	w.releaseBuckets(nb)
+	order = append(order, w.late...)
+	w.late = w.late[:0]
+	return w.emit(order, out, func(r *schemas.WindowTotal) bool {
+		return r.Late || nanos(r.End) <= w.wm
 	})
-	for _, k := range w.pending {
-		s := w.open[k]
-		out = append(out, schemas.WindowTotal{
-			WindowKey: k.WindowKey,
-			Start:     time.Unix(0, k.start).UTC(),
-			End:       time.Unix(0, k.start+w.width).UTC(),
-			Events:    s.events, Quantity: s.quantity, Credits: s.credits, Late: s.late,
-		})
-		delete(w.open, k)
+}
+
+// Flush appends every open window, pending correction and set-aside row,
+// in the order of Advance, for the end of input. The flushed windows count
+// as emitted: should more events arrive for them, they become corrections.
+func (w *Windows) Flush(out []schemas.WindowTotal) []schemas.WindowTotal {
+	order := w.order[:0]
+	for _, b := range w.buckets {
+		order = append(order, b.slots...)
 	}
-	w.lateN = 0
-	w.oldest = 1<<63 - 1
-	for k, s := range w.open {
-		if s.late {
-			w.lateN++
+	if n := len(w.buckets); n > 0 {
+		w.wm = max(w.wm, w.buckets[n-1].start+w.widthNs)
+	}
+	w.releaseBuckets(len(w.buckets))
+	order = append(order, w.late...)
+	w.late = w.late[:0]
+	return w.emit(order, out, func(*schemas.WindowTotal) bool { return true })
+}
+
+// releaseBuckets drops the first n buckets, keeping their lists for reuse.
+func (w *Windows) releaseBuckets(n int) {
+	if n == 0 {
+		return
+	}
+	for _, b := range w.buckets[:n] {
+		w.spare = append(w.spare, b.slots[:0])
+	}
+	m := copy(w.buckets, w.buckets[n:])
+	clear(w.buckets[m:])
+	w.buckets = w.buckets[:m]
+}
+
+// emit appends the rows of the accumulators listed in order, and the
+// set-aside rows that due selects, sorted; it frees the accumulators.
+func (w *Windows) emit(order []int32, out []schemas.WindowTotal, due func(*schemas.WindowTotal) bool) []schemas.WindowTotal {
+	slices.SortFunc(order, func(x, y int32) int { return compareAcc(&w.accs[x], &w.accs[y]) })
+	n0 := len(out)
+	for _, i := range order {
+		a := &w.accs[i]
+		out = append(out, w.row(a))
+		delete(w.index, a.key)
+		*a = acc{}
+		w.free = append(w.free, i)
+	}
+	w.order = order[:0]
+	if len(w.spilled) > 0 {
+		kept := w.spilled[:0]
+		spilled := false
+		for _, r := range w.spilled {
+			if due(&r) {
+				out = append(out, r)
+				spilled = true
+			} else {
+				kept = append(kept, r)
+			}
 		}
-		w.oldest = min(w.oldest, k.start)
+		clear(w.spilled[len(kept):])
+		w.spilled = kept
+		if spilled {
+			slices.SortStableFunc(out[n0:], compareRows)
+		}
 	}
 	return out
 }
 
-// Open returns how many windows and corrections are held.
-func (w *Windows) Open() int { return len(w.open) }
+func compareAcc(a, b *acc) int {
+	if c := strings.Compare(a.key.Tenant, b.key.Tenant); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.key.Meter, b.key.Meter); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.key.Model, b.key.Model); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.key.start, b.key.start); c != 0 {
+		return c
+	}
+	return compareBool(a.late, b.late)
+}
+
+func compareRows(a, b schemas.WindowTotal) int {
+	if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Meter, b.Meter); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Model, b.Model); c != 0 {
+		return c
+	}
+	if c := a.Start.Compare(b.Start); c != 0 {
+		return c
+	}
+	return compareBool(a.Late, b.Late)
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case b:
+		return -1
+	}
+	return 1
+}
+
+// Open returns the number of windows and pending corrections held, rows set
+// aside on overflow included.
+func (w *Windows) Open() int { return len(w.index) + len(w.spilled) }
