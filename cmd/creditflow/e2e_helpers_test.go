@@ -68,10 +68,15 @@ var binary struct {
 
 // creditflowBinary builds the package's command once per test binary, the
 // first time an end-to-end test needs it (so that tests which need no
-// services never pay for the build).
+// services never pay for the build). CREDITFLOW_E2E_BINARY, when set, names
+// a prebuilt binary to test instead.
 func creditflowBinary(t *testing.T) string {
 	t.Helper()
 	binary.once.Do(func() {
+		if p := os.Getenv("CREDITFLOW_E2E_BINARY"); p != "" {
+			binary.path, binary.err = filepath.Abs(p)
+			return
+		}
 		goTool, err := exec.LookPath("go")
 		if err != nil {
 			binary.err = fmt.Errorf("find the go tool: %w", err)

@@ -307,12 +307,19 @@ func (s *chStore) Commit(ctx context.Context, b *stream.Batch) error {
 	if err != nil {
 		return err
 	}
-	if ok && last != b.First-1 {
+	switch {
+	case ok && last == b.Last:
+		return nil // an earlier attempt landed before its answer was lost
+	case ok && last != b.First-1:
 		return fmt.Errorf("%w: stored last offset %d, batch starts at %d", stream.ErrFenced, last, b.First)
 	}
-	return s.ch.WriteWindowDeltas(ctx, clickhouse.Range{
+	err = s.ch.WriteWindowDeltas(ctx, clickhouse.Range{
 		Topic: b.Topic, Partition: b.Partition, First: b.First, Last: b.Last, Watermark: b.Watermark,
 	}, b.Deltas)
+	if errors.Is(err, clickhouse.ErrRangeCommitted) {
+		return fmt.Errorf("%w: %v", stream.ErrFenced, err)
+	}
+	return err
 }
 
 func (s *chStore) WriteGrants(ctx context.Context, gs []schemas.Grant) error {

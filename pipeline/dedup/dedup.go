@@ -332,13 +332,13 @@ func (s *Set) sweep(shrink bool) int {
 	w, removed := 0, 0
 	minT := int64(math.MaxInt64)
 	for i := range tab {
-		e := tab[i]
+		e := &tab[i]
 		if e.meta == 0 {
 			continue
 		}
 		et := e.millis()
 		if et < s.cut {
-			tab[i] = entry{}
+			e.meta = 0 // an empty slot is one with meta 0; hi and lo are never read
 			removed++
 			continue
 		}
@@ -348,8 +348,8 @@ func (s *Set) sweep(shrink bool) int {
 		// with no free slot before it stays put.
 		if w < i {
 			if p := max(w, s.home(e.hi)); p != i {
-				tab[p] = e
-				tab[i] = entry{}
+				tab[p] = *e
+				e.meta = 0
 				w = p + 1
 				continue
 			}

@@ -36,18 +36,24 @@ func absorb[T string | []byte](a, b uint64, p T) (uint64, uint64) {
 	n := uint64(len(p))
 	a ^= n * mulA
 	b ^= n * mulB
-	for len(p) >= 8 {
-		w := le64(p)
+	q := p
+	for len(q) >= 8 {
+		w := le64(q)
 		a = (a ^ w) * mulA
 		a ^= a >> 32
 		b = (b ^ w) * mulB
 		b ^= b >> 29
-		p = p[8:]
+		q = q[8:]
 	}
-	if len(p) > 0 {
+	if r := len(q); r > 0 {
 		var w uint64
-		for i := 0; i < len(p); i++ {
-			w |= uint64(p[i]) << (8 * i)
+		if len(p) >= 8 {
+			// The last 8 bytes, shifted so that only the r unread ones remain.
+			w = le64(p[len(p)-8:]) >> (64 - 8*r)
+		} else {
+			for i := range r {
+				w |= uint64(q[i]) << (8 * i)
+			}
 		}
 		a = (a ^ w) * mulA
 		a ^= a >> 32

@@ -58,46 +58,24 @@ func Watermark(maxEventTime time.Time, outOfOrder time.Duration) time.Time {
 	return maxEventTime.Add(-max(outOfOrder, 0))
 }
 
-// slotKey identifies one window of one series. It is comparable: the map
-// hashes the three strings and the start, and builds nothing.
-type slotKey struct {
-	schemas.WindowKey
-	start int64 // unix ns
-}
-
-// acc accumulates one window, or the pending late correction of one
-// window.
-type acc struct {
-	key     slotKey
-	events  int64
-	qty     schemas.Micros
-	credits schemas.Micros
-	late    bool // a correction: the window was already emitted when it was created
-}
-
-// bucket lists the open windows (indices into Windows.accs) that share a
-// start.
-type bucket struct {
-	start int64
-	slots []int32
-}
-
 // Windows accumulates counted events into tumbling event-time windows per
-// (tenant, meter, model) and emits them once the watermark passes their end,
-// and late events as corrections. See the package documentation. Windows is
-// not safe for concurrent use.
+// (tenant, meter, model), emits them once the watermark passes their end,
+// and turns late events into corrections. See the package documentation.
+// Windows is not safe for concurrent use.
 type Windows struct {
 	width, outOfOrder time.Duration
 	widthNs           int64
 
-	index   map[slotKey]int32 // open windows and pending corrections
-	accs    []acc
-	free    []int32
-	buckets []bucket  // open windows by start, ascending
-	spare   [][]int32 // emptied bucket lists, kept for reuse
-	late    []int32   // pending corrections
-	spilled []schemas.WindowTotal
-	order   []int32 // scratch for sorting emitted rows
+	hash     hasher
+	open     table // windows not yet emitted
+	late     table // pending corrections, by window
+	minStart int64 // ≤ the start of every open window
+	sparse   int   // consecutive emissions that found the open table mostly empty
+	spilled  []schemas.WindowTotal
+
+	rows []schemas.WindowTotal // scratch: rows being emitted
+	keys []sortKey             // scratch: their order
+	tmp  []sortKey             // scratch for the radix sort
 
 	wm int64 // highest watermark passed to Advance (ns); a window with end ≤ wm has been emitted
 }
@@ -127,7 +105,10 @@ func New(cfg Config) (*Windows, error) {
 		width:      cfg.Width,
 		outOfOrder: cfg.OutOfOrder,
 		widthNs:    int64(cfg.Width),
-		index:      make(map[slotKey]int32),
+		hash:       newHasher(),
+		open:       newTable(false),
+		late:       newTable(true),
+		minStart:   math.MaxInt64,
 		wm:         math.MinInt64,
 	}, nil
 }
@@ -178,67 +159,37 @@ func (w *Windows) startOf(t time.Time) int64 {
 // Event times before 1684 or after 2255 are clamped to those years.
 func (w *Windows) Add(key schemas.WindowKey, t time.Time, quantity, credits schemas.Micros) {
 	k := slotKey{key, w.startOf(t)}
-	i, ok := w.index[k]
-	if !ok {
-		i = w.create(k)
+	h := w.hash.hash(&k)
+	late := k.start+w.widthNs <= w.wm
+	var e *entry
+	if late {
+		e = w.late.get(&k, h)
+	} else {
+		e = w.open.get(&k, h)
+		w.minStart = min(w.minStart, k.start)
 	}
-	a := &w.accs[i]
-	q, c := a.qty+quantity, a.credits+credits
-	if overflows(a.qty, quantity, q) || overflows(a.credits, credits, c) {
-		w.spilled = append(w.spilled, w.row(a))
-		a.events, q, c = 0, quantity, credits
+	q, c := e.qty+quantity, e.credits+credits
+	if overflows(e.qty, quantity, q) || overflows(e.credits, credits, c) {
+		w.spilled = append(w.spilled, w.row(e, late))
+		e.events, q, c = 0, quantity, credits
 	}
-	a.events++
-	a.qty, a.credits = q, c
+	e.events++
+	e.qty, e.credits = q, c
 }
 
 // overflows reports whether s = a + b wrapped around.
 func overflows(a, b, s schemas.Micros) bool { return (a^s)&(b^s) < 0 }
 
-func (w *Windows) create(k slotKey) int32 {
-	var i int32
-	if n := len(w.free); n > 0 {
-		i = w.free[n-1]
-		w.free = w.free[:n-1]
-	} else {
-		i = int32(len(w.accs))
-		w.accs = append(w.accs, acc{})
-	}
-	late := k.start+w.widthNs <= w.wm
-	w.accs[i] = acc{key: k, late: late}
-	w.index[k] = i
-	if late {
-		w.late = append(w.late, i)
-		return i
-	}
-	// Find the bucket of this start, most likely the newest.
-	b := len(w.buckets) - 1
-	for b >= 0 && w.buckets[b].start > k.start {
-		b--
-	}
-	if b < 0 || w.buckets[b].start != k.start {
-		b++
-		var slots []int32
-		if n := len(w.spare); n > 0 {
-			slots = w.spare[n-1][:0]
-			w.spare = w.spare[:n-1]
-		}
-		w.buckets = slices.Insert(w.buckets, b, bucket{start: k.start, slots: slots})
-	}
-	w.buckets[b].slots = append(w.buckets[b].slots, i)
-	return i
-}
-
-// row returns the total held by a.
-func (w *Windows) row(a *acc) schemas.WindowTotal {
+// row returns the total held by e.
+func (w *Windows) row(e *entry, late bool) schemas.WindowTotal {
 	return schemas.WindowTotal{
-		WindowKey: a.key.WindowKey,
-		Start:     time.Unix(0, a.key.start).UTC(),
-		End:       time.Unix(0, a.key.start+w.widthNs).UTC(),
-		Events:    a.events,
-		Quantity:  a.qty,
-		Credits:   a.credits,
-		Late:      a.late,
+		WindowKey: e.key.WindowKey,
+		Start:     time.Unix(0, e.key.start).UTC(),
+		End:       time.Unix(0, e.key.start+w.widthNs).UTC(),
+		Events:    e.events,
+		Quantity:  e.qty,
+		Credits:   e.credits,
+		Late:      late,
 	}
 }
 
@@ -247,105 +198,212 @@ func (w *Windows) row(a *acc) schemas.WindowTotal {
 // (Tenant, Meter, Model, Start, Late). Emitted windows are forgotten: a
 // later event for one of them becomes a correction. A watermark behind an
 // earlier one emits only the pending corrections. Advance does not allocate
-// when out has room.
+// once its scratch space has grown to the largest emission, unless out must
+// grow.
 func (w *Windows) Advance(watermark time.Time, out []schemas.WindowTotal) []schemas.WindowTotal {
 	if wm := nanos(watermark); wm > w.wm {
 		w.wm = wm
 	}
-	order := w.order[:0]
-	nb := 0
-	for nb < len(w.buckets) && w.buckets[nb].start <= w.wm-w.widthNs {
-		order = append(order, w.buckets[nb].slots...)
-		nb++
+	rows := w.rows[:0]
+	if limit := w.wm - w.widthNs; w.open.n > 0 && w.minStart <= limit {
+		rows, _ = w.emitOpen(rows, limit)
 	}
-	w.releaseBuckets(nb)
-	order = append(order, w.late...)
-	w.late = w.late[:0]
-	return w.emit(order, out, func(r *schemas.WindowTotal) bool {
-		return r.Late || nanos(r.End) <= w.wm
-	})
+	rows = w.emitLate(rows)
+	rows = w.emitSpilled(rows, false)
+	return w.appendSorted(out, rows)
 }
 
 // Flush appends every open window, pending correction and set-aside row,
 // in the order of Advance, for the end of input. The flushed windows count
 // as emitted: should more events arrive for them, they become corrections.
 func (w *Windows) Flush(out []schemas.WindowTotal) []schemas.WindowTotal {
-	order := w.order[:0]
-	for _, b := range w.buckets {
-		order = append(order, b.slots...)
+	rows, maxStart := w.emitOpen(w.rows[:0], math.MaxInt64)
+	if maxStart != math.MinInt64 {
+		w.wm = max(w.wm, maxStart+w.widthNs)
 	}
-	if n := len(w.buckets); n > 0 {
-		w.wm = max(w.wm, w.buckets[n-1].start+w.widthNs)
-	}
-	w.releaseBuckets(len(w.buckets))
-	order = append(order, w.late...)
-	w.late = w.late[:0]
-	return w.emit(order, out, func(*schemas.WindowTotal) bool { return true })
+	rows = w.emitLate(rows)
+	rows = w.emitSpilled(rows, true)
+	return w.appendSorted(out, rows)
 }
 
-// releaseBuckets drops the first n buckets, keeping their lists for reuse.
-func (w *Windows) releaseBuckets(n int) {
-	if n == 0 {
-		return
+// emitOpen appends the open windows that start at or before limit, removes
+// them, and returns the latest start it emitted (MinInt64 if none).
+func (w *Windows) emitOpen(rows []schemas.WindowTotal, limit int64) ([]schemas.WindowTotal, int64) {
+	t := &w.open
+	// Shrink a table that stayed mostly empty for 16 emissions in a row
+	// (a burst is over), but not one that merely empties each time.
+	if len(t.slots) > minSlots && t.n*8 < len(t.slots) {
+		if w.sparse++; w.sparse >= 16 {
+			t.resize(max(minSlots, len(t.slots)/4))
+			w.sparse = 0
+		}
+	} else {
+		w.sparse = 0
 	}
-	for _, b := range w.buckets[:n] {
-		w.spare = append(w.spare, b.slots[:0])
-	}
-	m := copy(w.buckets, w.buckets[n:])
-	clear(w.buckets[m:])
-	w.buckets = w.buckets[:m]
-}
-
-// emit appends the rows of the accumulators listed in order, and the
-// set-aside rows that due selects, sorted; it frees the accumulators.
-func (w *Windows) emit(order []int32, out []schemas.WindowTotal, due func(*schemas.WindowTotal) bool) []schemas.WindowTotal {
-	slices.SortFunc(order, func(x, y int32) int { return compareAcc(&w.accs[x], &w.accs[y]) })
-	n0 := len(out)
-	for _, i := range order {
-		a := &w.accs[i]
-		out = append(out, w.row(a))
-		delete(w.index, a.key)
-		*a = acc{}
-		w.free = append(w.free, i)
-	}
-	w.order = order[:0]
-	if len(w.spilled) > 0 {
-		kept := w.spilled[:0]
-		spilled := false
-		for _, r := range w.spilled {
-			if due(&r) {
-				out = append(out, r)
-				spilled = true
-			} else {
-				kept = append(kept, r)
+	minStart, maxStart := int64(math.MaxInt64), int64(math.MinInt64)
+	for i := 0; i < len(t.slots); {
+		e := &t.slots[i]
+		if e.hash != 0 {
+			if e.key.start <= limit {
+				rows = append(rows, w.row(e, false))
+				maxStart = max(maxStart, e.key.start)
+				// deleteAt moves not-yet-visited entries into slot i and
+				// beyond (or visited ones within the visited part, when
+				// the probe run wraps around), so slot i is looked at again.
+				t.deleteAt(i)
+				continue
 			}
+			minStart = min(minStart, e.key.start)
 		}
-		clear(w.spilled[len(kept):])
-		w.spilled = kept
-		if spilled {
-			slices.SortStableFunc(out[n0:], compareRows)
+		i++
+	}
+	w.minStart = minStart
+	return rows, maxStart
+}
+
+// emitLate appends and removes every pending correction.
+func (w *Windows) emitLate(rows []schemas.WindowTotal) []schemas.WindowTotal {
+	for _, i := range w.late.used {
+		rows = append(rows, w.row(&w.late.slots[i], true))
+	}
+	w.late.reset()
+	return rows
+}
+
+// emitSpilled appends and removes the set-aside rows whose window has been
+// emitted (all of them with all).
+func (w *Windows) emitSpilled(rows []schemas.WindowTotal, all bool) []schemas.WindowTotal {
+	if len(w.spilled) == 0 {
+		return rows
+	}
+	kept := w.spilled[:0]
+	for _, r := range w.spilled {
+		if all || r.Late || nanos(r.End) <= w.wm {
+			rows = append(rows, r)
+		} else {
+			kept = append(kept, r)
 		}
 	}
+	clear(w.spilled[len(kept):])
+	w.spilled = kept
+	return rows
+}
+
+// sortKey orders rows cheaply: the first 16 bytes of the tenant as
+// integers decide most comparisons.
+type sortKey struct {
+	p0, p1 uint64
+	i      int32
+}
+
+// prefix16 returns the first 16 bytes of s, zero-padded, as two big-endian
+// integers; they order as the strings do, ties aside.
+func prefix16(s string) (uint64, uint64) {
+	var p [2]uint64
+	for i := range 16 {
+		var c byte
+		if i < len(s) {
+			c = s[i]
+		}
+		p[i/8] = p[i/8]<<8 | uint64(c)
+	}
+	return p[0], p[1]
+}
+
+// appendSorted appends rows to out in the order (Tenant, Meter, Model,
+// Start, Late), then clears the scratch rows.
+func (w *Windows) appendSorted(out, rows []schemas.WindowTotal) []schemas.WindowTotal {
+	keys := w.keys[:0]
+	for i := range rows {
+		p0, p1 := prefix16(rows[i].Tenant)
+		keys = append(keys, sortKey{p0, p1, int32(i)})
+	}
+	w.tmp = sortRows(keys, w.tmp, rows)
+	for _, k := range keys {
+		out = append(out, rows[k.i])
+	}
+	clear(rows)
+	w.rows, w.keys = rows[:0], keys[:0]
 	return out
 }
 
-func compareAcc(a, b *acc) int {
-	if c := strings.Compare(a.key.Tenant, b.key.Tenant); c != 0 {
-		return c
+// sortRows sorts keys by the rows they index. It radix-sorts on the tenant
+// prefixes, skipping bytes that all keys share, then sorts each run of
+// equal prefixes by comparing rows. tmp is scratch space, returned for
+// reuse.
+func sortRows(keys, tmp []sortKey, rows []schemas.WindowTotal) []sortKey {
+	byRow := func(a, b sortKey) int { return compareRows(&rows[a.i], &rows[b.i]) }
+	if len(keys) < 64 {
+		slices.SortFunc(keys, func(a, b sortKey) int {
+			if c := cmp.Compare(a.p0, b.p0); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.p1, b.p1); c != 0 {
+				return c
+			}
+			return byRow(a, b)
+		})
+		return tmp
 	}
-	if c := strings.Compare(a.key.Meter, b.key.Meter); c != 0 {
-		return c
+	var vary0, vary1 uint64
+	for _, k := range keys {
+		vary0 |= k.p0 ^ keys[0].p0
+		vary1 |= k.p1 ^ keys[0].p1
 	}
-	if c := strings.Compare(a.key.Model, b.key.Model); c != 0 {
-		return c
+	tmp = slices.Grow(tmp[:0], len(keys))[:len(keys)]
+	src, dst := keys, tmp
+	var count [256]int
+	for pass := range 16 { // least significant byte first: p1's, then p0's
+		vary, word := vary1, 1
+		if pass >= 8 {
+			vary, word = vary0, 0
+		}
+		shift := uint(8 * (pass % 8))
+		if (vary>>shift)&0xff == 0 {
+			continue
+		}
+		digit := func(k *sortKey) int {
+			if word == 0 {
+				return int(k.p0 >> shift & 0xff)
+			}
+			return int(k.p1 >> shift & 0xff)
+		}
+		count = [256]int{}
+		for i := range src {
+			count[digit(&src[i])]++
+		}
+		sum := 0
+		for d, c := range count {
+			count[d] = sum
+			sum += c
+		}
+		for i := range src {
+			d := digit(&src[i])
+			dst[count[d]] = src[i]
+			count[d]++
+		}
+		src, dst = dst, src
 	}
-	if c := cmp.Compare(a.key.start, b.key.start); c != 0 {
-		return c
+	if &src[0] != &keys[0] {
+		copy(keys, src)
 	}
-	return compareBool(a.late, b.late)
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j].p0 == keys[i].p0 && keys[j].p1 == keys[i].p1 {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(keys[i:j], byRow)
+		}
+		i = j
+	}
+	return tmp
 }
 
-func compareRows(a, b schemas.WindowTotal) int {
+// compareRows orders rows by (Tenant, Meter, Model, Start, Late), then, so
+// that the order never depends on the table layout, by their sums (only
+// rows set aside on overflow can tie on the key).
+func compareRows(a, b *schemas.WindowTotal) int {
 	if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
 		return c
 	}
@@ -358,19 +416,21 @@ func compareRows(a, b schemas.WindowTotal) int {
 	if c := a.Start.Compare(b.Start); c != 0 {
 		return c
 	}
-	return compareBool(a.Late, b.Late)
-}
-
-func compareBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case b:
-		return -1
+	if a.Late != b.Late {
+		if b.Late {
+			return -1
+		}
+		return 1
 	}
-	return 1
+	if c := cmp.Compare(a.Events, b.Events); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Quantity, b.Quantity); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Credits, b.Credits)
 }
 
 // Open returns the number of windows and pending corrections held, rows set
 // aside on overflow included.
-func (w *Windows) Open() int { return len(w.index) + len(w.spilled) }
+func (w *Windows) Open() int { return w.open.n + w.late.n + len(w.spilled) }

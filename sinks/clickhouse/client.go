@@ -185,10 +185,21 @@ func (r nativeRunner) strings(ctx context.Context, query string) ([][]string, er
 	return out, rows.Err()
 }
 
+func (r nativeRunner) insert(ctx context.Context, db string, in *insert) error {
+	return sendBatch(ctx, r.conn, db, in)
+}
+
 // send runs one INSERT of in as a single native block: one part, all or
 // nothing (the tables that must be atomic have no PARTITION BY).
 func (c *Client) send(ctx context.Context, in *insert) error {
-	b, err := c.conn.PrepareBatch(ctx, in.head(c.db))
+	return sendBatch(ctx, c.conn, c.db, in)
+}
+
+// sendBatch inserts in as one block. (An INSERT … VALUES through Exec
+// hangs on 18.16: the server waits for a data block that clickhouse-go
+// never sends, so every insert goes through a batch.)
+func sendBatch(ctx context.Context, conn driver.Conn, db string, in *insert) error {
+	b, err := conn.PrepareBatch(ctx, in.head(db))
 	if err != nil {
 		return fmt.Errorf("prepare insert into %s: %w", in.table, err)
 	}

@@ -64,6 +64,8 @@ type runner interface {
 	exec(ctx context.Context, query string) error
 	// strings runs a query whose columns are all String.
 	strings(ctx context.Context, query string) ([][]string, error)
+	// insert runs one INSERT into database db (quoted).
+	insert(ctx context.Context, db string, in *insert) error
 }
 
 // Migrate creates the database if it is missing, then the schema_migrations
@@ -127,8 +129,10 @@ func migrate(ctx context.Context, r runner, database string, lockTimeout time.Du
 				return done, fmt.Errorf("apply migration %s, statement %d, to %s: %w", m.name, i+1, database, err)
 			}
 		}
-		if err := r.exec(ctx, "INSERT INTO "+db+".schema_migrations (name, checksum) VALUES ("+
-			quoteString(m.name)+", "+quoteString(m.checksum)+")"); err != nil {
+		rec := &insert{table: "schema_migrations"}
+		rec.col("name", []string{m.name})
+		rec.col("checksum", []string{m.checksum})
+		if err := r.insert(ctx, db, rec); err != nil {
 			return done, fmt.Errorf("record migration %s in %s.schema_migrations: %w", m.name, database, err)
 		}
 		done = append(done, m.name)
@@ -158,10 +162,12 @@ func lockMigrations(ctx context.Context, r runner, database string, timeout time
 	expired := time.NewTimer(timeout)
 	defer expired.Stop()
 	for attempt := 0; ; attempt++ {
-		err := r.exec(ctx, "CREATE TABLE "+lock+" (owner String, acquired_at DateTime('UTC')) ENGINE = Memory")
+		err := r.exec(ctx, "CREATE TABLE "+lock+" (owner String, acquired_at DateTime('UTC') DEFAULT now()) ENGINE = Memory")
 		if err == nil {
 			// Best effort: the owner only makes a stale lock easier to explain.
-			_ = r.exec(ctx, "INSERT INTO "+lock+" (owner, acquired_at) VALUES ("+quoteString(owner)+", now())")
+			rec := &insert{table: "schema_migrations_lock"}
+			rec.col("owner", []string{owner})
+			_ = r.insert(ctx, quoteIdent(database), rec)
 			return func() {
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 				defer cancel()

@@ -1,0 +1,143 @@
+package window
+
+import (
+	"hash/maphash"
+
+	"github.com/creditflow/creditflow/schemas"
+)
+
+// slotKey identifies one window of one series. It is comparable and holds
+// the caller's strings as they are: nothing is built per event.
+type slotKey struct {
+	schemas.WindowKey
+	start int64 // unix ns
+}
+
+// entry is one window's running total, stored inline in the table so that
+// an Add touches one place in memory: 96 bytes, the hash and the key first.
+type entry struct {
+	hash    uint64 // of key; 0 marks an empty slot
+	key     slotKey
+	events  int64
+	qty     schemas.Micros
+	credits schemas.Micros
+}
+
+// table is an open-addressing hash table of entries with linear probing.
+// A Go map[slotKey]… would cost three dependent memory accesses per Add
+// (control word, key slot, value); here the probe lands on the entry
+// itself.
+type table struct {
+	slots []entry // power-of-two length
+	n     int
+	// used lists the occupied slots when track is set; such a table is
+	// only ever emptied whole (reset), never by delete.
+	used  []int32
+	track bool
+}
+
+const minSlots = 64
+
+func newTable(track bool) table {
+	return table{slots: make([]entry, minSlots), track: track}
+}
+
+// hasher hashes slot keys with a per-process seed: the table is never
+// persisted, so the hash need not be stable.
+type hasher struct{ tenant, meter, model maphash.Seed }
+
+func newHasher() hasher {
+	return hasher{maphash.MakeSeed(), maphash.MakeSeed(), maphash.MakeSeed()}
+}
+
+func (s *hasher) hash(k *slotKey) uint64 {
+	h := maphash.String(s.tenant, k.Tenant) ^
+		maphash.String(s.meter, k.Meter)*0x9e3779b97f4a7c15 ^
+		maphash.String(s.model, k.Model)*0xc2b2ae3d27d4eb4f ^
+		uint64(k.start)*0x165667b19e3779f9
+	h ^= h >> 32
+	h *= 0xd6e8feb86659fd93
+	h ^= h >> 29
+	return h | 1 // never 0, which marks an empty slot
+}
+
+// get returns the entry for k (hash h), inserting an empty one if absent.
+func (t *table) get(k *slotKey, h uint64) *entry {
+	for {
+		mask := len(t.slots) - 1
+		i := int(h) & mask
+		for {
+			e := &t.slots[i]
+			if e.hash == h && e.key == *k {
+				return e
+			}
+			if e.hash == 0 {
+				break
+			}
+			i = (i + 1) & mask
+		}
+		if (t.n+1)*4 <= len(t.slots)*3 { // load ≤ 3/4
+			e := &t.slots[i]
+			e.hash, e.key = h, *k
+			t.n++
+			if t.track {
+				t.used = append(t.used, int32(i))
+			}
+			return e
+		}
+		t.resize(2 * len(t.slots))
+	}
+}
+
+// resize moves every entry into a table of size slots.
+func (t *table) resize(size int) {
+	old := t.slots
+	t.slots = make([]entry, size)
+	t.used = t.used[:0]
+	mask := size - 1
+	for k := range old {
+		if old[k].hash == 0 {
+			continue
+		}
+		i := int(old[k].hash) & mask
+		for t.slots[i].hash != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = old[k]
+		if t.track {
+			t.used = append(t.used, int32(i))
+		}
+	}
+}
+
+// deleteAt empties slot i and shifts the entries after it back so that
+// every entry stays reachable from its home slot (no tombstones). Entries
+// only move into slots between i and their old slot, cyclically.
+func (t *table) deleteAt(i int) {
+	mask := len(t.slots) - 1
+	for j := (i + 1) & mask; t.slots[j].hash != 0; j = (j + 1) & mask {
+		h := int(t.slots[j].hash) & mask
+		// The entry at j may fill the hole at i unless its home lies in
+		// the cyclic interval (i, j].
+		if i <= j {
+			if i < h && h <= j {
+				continue
+			}
+		} else if i < h || h <= j {
+			continue
+		}
+		t.slots[i] = t.slots[j]
+		i = j
+	}
+	t.slots[i] = entry{}
+	t.n--
+}
+
+// reset empties a tracked table in time proportional to its entries.
+func (t *table) reset() {
+	for _, i := range t.used {
+		t.slots[i] = entry{}
+	}
+	t.used = t.used[:0]
+	t.n = 0
+}
