@@ -20,10 +20,20 @@ demo: build ## generate traffic and run it through the pipeline on local default
 	@./deploy/demo.sh
 
 .PHONY: test
-test: ## vet, unit + integration tests, golden scenarios, a short fuzz run
+test: ## vet, unit + integration tests, golden scenarios, ClickHouse 26 (chDB) migrations, a short fuzz run
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 25m ./...
+	@$(MAKE) --no-print-directory test-chdb
 	$(GO) test -count=1 -run='^$$' -fuzz=FuzzDecodeUsage -fuzztime=$(FUZZTIME) ./schemas
+
+.PHONY: test-chdb
+test-chdb: ## migrations, views and reader queries on ClickHouse 26.x through chDB (needs CHDB_LIB_PATH)
+	@if [ -z "$$CHDB_LIB_PATH" ] && [ -f build/services/chdb.env ]; then . build/services/chdb.env; fi; \
+	if [ -z "$$CHDB_LIB_PATH" ]; then \
+	  if [ "$$CI" = true ]; then echo "test-chdb: CHDB_LIB_PATH not set (run deploy/chdb.sh)"; exit 1; fi; \
+	  echo "test-chdb: CHDB_LIB_PATH not set; run deploy/chdb.sh to prove the migrations on ClickHouse 26.x"; exit 0; \
+	fi; \
+	CHDB_LIB_PATH=$$CHDB_LIB_PATH $(GO) test -count=1 -tags chdb -run Chdb ./sinks/clickhouse/
 
 .PHONY: test-short
 test-short: ## unit tests only (no services needed)

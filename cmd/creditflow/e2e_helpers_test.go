@@ -144,8 +144,12 @@ func newE2E(t *testing.T, name string, timeout time.Duration) (*e2e, bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
+	dir, err := os.MkdirTemp("", "creditflow-e2e-"+name+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := &e2e{
-		t: t, ctx: ctx, bin: creditflowBinary(t), dir: t.TempDir(),
+		t: t, ctx: ctx, bin: creditflowBinary(t), dir: dir,
 		brokers: strings.Split(brokers, ","), chAddr: chAddr, id: randomID(), name: name,
 	}
 	kcl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
@@ -185,10 +189,11 @@ func (e *e2e) cleanup() {
 	defer cancel()
 	if e.t.Failed() {
 		for _, p := range procs {
-			e.t.Logf("---- tail of %s (%s, %s):\n%s", p.name, p.logPath, p.state(), p.tail(40))
+			e.t.Logf("---- %s (%s), last lines of %s without franz-go's debug lines:\n%s", p.name, p.state(), p.logPath, p.tail(25))
 		}
-		e.t.Logf("kept for inspection: databases %v, topics %v, groups %v", e.dbs, e.topics, e.groups)
+		e.t.Logf("kept for inspection: files in %s, databases %v, topics %v, groups %v", e.dir, e.dbs, e.topics, e.groups)
 	} else {
+		os.RemoveAll(e.dir)
 		for _, db := range e.dbs {
 			if err := e.conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`"); err != nil {
 				e.t.Logf("drop database %s: %v", db, err)
@@ -398,9 +403,13 @@ func (p *proc) log() string {
 	return string(b)
 }
 
-// tail returns the last n lines of the log.
+// tail returns the last n lines of the log, leaving out franz-go's debug
+// chatter.
 func (p *proc) tail(n int) string {
 	lines := strings.Split(strings.TrimRight(p.log(), "\n"), "\n")
+	lines = slices.DeleteFunc(lines, func(l string) bool {
+		return strings.Contains(l, `"level":"debug","component":"kafka"`)
+	})
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}

@@ -134,9 +134,13 @@ func TestStreamExactlyOnceUnderCrashes(t *testing.T) {
 	p := pipeline{topics: topics, db: e.newDB("a"), catalog: catPath}
 	total := int64(len(all))
 
+	// Flushes of at most 1000 records (the default is 20 000), so that every
+	// run below dies with most of the stream still ahead of it.
+	small := "CREDITFLOW_PIPELINE_FLUSH_RECORDS=1000"
+
 	// A plain kill -9 at a random moment while the first run consumes.
 	p.group = e.newGroup("kill9")
-	r := e.startRun("run0-kill9", p)
+	r := e.startRun("run0-kill9", p, small)
 	if !r.waitLog("assigned:", 1, time.Minute) {
 		t.Fatalf("%s was not assigned a partition within a minute", r.name)
 	}
@@ -148,10 +152,16 @@ func TestStreamExactlyOnceUnderCrashes(t *testing.T) {
 	for i, crash := range []string{"before_write:2", "after_write:2", "after_publish:2", "after_commit:2", "record:1500"} {
 		p.group = e.newGroup(strconv.Itoa(i + 1))
 		name := fmt.Sprintf("run%d-%s", i+1, strings.ReplaceAll(crash, ":", "-"))
-		r := e.startRun(name, p, "CREDITFLOW_TEST_CRASH="+crash)
-		if !r.wait(90 * time.Second) {
-			st, _ := e.storedOffsets(p.db, topics.Events)
-			t.Fatalf("%s did not crash within 90s (stored offsets %v, end offsets %v)", name, st, ends)
+		r := e.startRun(name, p, small, "CREDITFLOW_TEST_CRASH="+crash)
+		var idle int
+		for deadline := time.Now().Add(90 * time.Second); !r.wait(200 * time.Millisecond); {
+			st, err := e.storedOffsets(p.db, topics.Events)
+			if err == nil && caughtUp(st, ends) {
+				idle++ // done, yet alive: give it a second to crash all the same
+			}
+			if idle > 5 || time.Now().After(deadline) {
+				t.Fatalf("%s did not crash within 90s (stored offsets %v, end offsets %v)", name, st, ends)
+			}
 		}
 		point, _, _ := strings.Cut(crash, ":")
 		sig, killed := r.killedBy()
@@ -162,7 +172,7 @@ func TestStreamExactlyOnceUnderCrashes(t *testing.T) {
 	}
 
 	p.group = e.newGroup("final")
-	r = e.startRun("run6-final", p)
+	r = e.startRun("run6-final", p, small)
 	e.waitCaughtUp(p.db, topics.Events, ends, 2*time.Minute, r)
 	got := e.windowTotals(p.db)
 	assertTotals(t, "ClickHouse window_totals vs recomputation", want.Windows, got)

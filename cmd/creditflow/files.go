@@ -45,13 +45,15 @@ type fileSink struct {
 func newFileSink(dir string, cat *catalog.Catalog, dryRun bool) (*fileSink, error) {
 	s := &fileSink{dir: dir, cat: cat, dryRun: dryRun}
 	var err error
-	if s.windows, err = files.NewWindowsWriter(files.WindowsWriterConfig{Path: filepath.Join(dir, windowsFile)}); err != nil {
+	// Memory budgets: about 32 MiB of window rows and 16 MiB of each JSONL
+	// output before they spill sorted runs to disk.
+	if s.windows, err = files.NewWindowsWriter(files.WindowsWriterConfig{Path: filepath.Join(dir, windowsFile), MaxRows: 1 << 18}); err != nil {
 		return nil, err
 	}
-	if s.dead, err = files.NewSorter(filepath.Join(dir, deadLetterFile), dir, 64<<20); err != nil {
+	if s.dead, err = files.NewSorter(filepath.Join(dir, deadLetterFile), dir, 16<<20); err != nil {
 		return nil, err
 	}
-	if s.alerts, err = files.NewSorter(filepath.Join(dir, alertsFile), dir, 64<<20); err != nil {
+	if s.alerts, err = files.NewSorter(filepath.Join(dir, alertsFile), dir, 16<<20); err != nil {
 		return nil, err
 	}
 	return s, nil

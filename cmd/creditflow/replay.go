@@ -108,12 +108,12 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 	default:
 		errs = append(errs, usagef("--progress %q: want auto, bar, log or none", *progress))
 	}
-	for _, p := range []string{*eventsPath, *grantsPath} {
-		if p == "" {
+	for _, f := range []struct{ flag, path string }{{"events", *eventsPath}, {"grants", *grantsPath}, {"catalog", *catalogPath}} {
+		if f.path == "" {
 			continue
 		}
-		if _, err := os.Stat(p); err != nil {
-			errs = append(errs, usageError{err})
+		if _, err := os.Stat(f.path); err != nil {
+			errs = append(errs, usagef("--%s %s: %v", f.flag, f.path, errors.Unwrap(err)))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
@@ -75,7 +76,13 @@ func runStream(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	log := e.log
+	lvl := zerolog.InfoLevel
+	if cfg.Log.Level != "" {
+		if lvl, err = zerolog.ParseLevel(cfg.Log.Level); err != nil {
+			return usagef("log.level %q: want debug, info, warn or error", cfg.Log.Level)
+		}
+	}
+	log := e.log.Level(lvl)
 	log.Info().Str("component", "run").Object("kafka", kcfg).Strs("clickhouse", chCfg.Addr).
 		Str("database", chCfg.Database).Str("catalog", cfg.Catalog).Msg("starting")
 
@@ -91,7 +98,13 @@ func runStream(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	opts = append(opts, kgo.WithLogger(kafka.NewLogger(log.With().Str("component", "kafka").Logger())))
+	// franz-go is chatty at info level; its warnings and errors are enough
+	// unless debug logging is asked for.
+	klog := log.With().Str("component", "kafka").Logger().Level(max(lvl, zerolog.WarnLevel))
+	if lvl <= zerolog.DebugLevel {
+		klog = klog.Level(lvl)
+	}
+	opts = append(opts, kgo.WithLogger(kafka.NewLogger(klog)))
 	adm, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err

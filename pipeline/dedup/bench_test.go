@@ -58,20 +58,26 @@ func BenchmarkCheckNew(b *testing.B) {
 }
 
 func BenchmarkCheckDuplicate(b *testing.B) {
-	const n = 1_000_000
-	s := mustNew(b, Config{})
-	buf := make([]byte, 0, 32)
-	for i := range uint64(n) {
-		s.Check("tenant-"+strconv.Itoa(int(i%1000)), eventID(buf, i), t0, i)
+	for _, n := range []int{10_000, 1_000_000} {
+		b.Run("live="+strconv.Itoa(n), func(b *testing.B) { benchDuplicate(b, uint64(n)) })
 	}
+}
+
+// benchDuplicate checks copies of n recorded events in a scattered order.
+func benchDuplicate(b *testing.B, n uint64) {
+	s := mustNew(b, Config{})
 	tenants := make([]string, 1000)
 	for i := range tenants {
 		tenants[i] = "tenant-" + strconv.Itoa(i)
 	}
+	buf := make([]byte, 0, 32)
+	for i := range n {
+		s.Check(tenants[i%1000], eventID(buf, i), t0, i)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for k := range b.N {
-		i := uint64(k*7919) % n
+		i := uint64(k) * 7919 % n
 		if s.Check(tenants[i%1000], eventID(buf, i), t0, i) != Duplicate {
 			b.Fatal("copy not a duplicate")
 		}

@@ -42,6 +42,7 @@ const (
 	Conflict                    // a copy of a recorded event whose content digest differs; still a duplicate
 )
 
+// String returns "new", "duplicate" or "conflict".
 func (r Result) String() string {
 	switch r {
 	case NewEvent:

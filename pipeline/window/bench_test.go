@@ -61,7 +61,9 @@ func benchAdd(b *testing.B, step time.Duration) {
 			}
 		}
 	}
-	runN(2 * series) // create the first windows
+	// Warm up through two window emissions, so that tables and scratch
+	// space have reached their steady size.
+	runN(max(2*series, int(2*time.Minute/step)))
 	rows = 0
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -14,7 +14,7 @@ type slotKey struct {
 }
 
 // entry is one window's running total, stored inline in the table so that
-// an Add touches one place in memory: 96 bytes, the hash and the key first.
+// an Add touches one place in memory: 88 bytes, the hash and the key first.
 type entry struct {
 	hash    uint64 // of key; 0 marks an empty slot
 	key     slotKey

@@ -14,8 +14,8 @@ import (
 
 // Config configures Windows. The zero value is valid.
 type Config struct {
-	// Width is the window width; zero means 1m. Must be positive and at most
-	// MaxWidth. Windows are epoch-aligned: a window starts at
+	// Width is the window width; zero means 1m. Must not be negative nor
+	// exceed MaxWidth. Windows are epoch-aligned: a window starts at
 	// floor(unix nanoseconds / Width) × Width.
 	Width time.Duration
 	// OutOfOrder is the allowed out-of-orderness: the caller's watermark is
@@ -84,7 +84,7 @@ type Windows struct {
 func New(cfg Config) (*Windows, error) {
 	var errs []error
 	if cfg.Width < 0 || cfg.Width > MaxWidth {
-		errs = append(errs, fmt.Errorf("width %v: must be positive and at most %v", cfg.Width, MaxWidth))
+		errs = append(errs, fmt.Errorf("width %v: must be positive and at most %v (zero means %v)", cfg.Width, MaxWidth, DefaultWidth))
 	}
 	if cfg.OutOfOrder < 0 && cfg.OutOfOrder != NoOutOfOrder {
 		errs = append(errs, fmt.Errorf("out-of-orderness %v: must not be negative (use NoOutOfOrder for none)", cfg.OutOfOrder))

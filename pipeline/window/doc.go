@@ -1,0 +1,75 @@
+// Package window sums counted usage into tumbling event-time windows per
+// (tenant, meter, model) and emits each window once the watermark has
+// passed it (SPEC 3.3). It is pure: the caller passes event times and the
+// watermark; nothing here reads a clock, logs or does I/O.
+//
+// # Windows
+//
+// Windows are epoch-aligned and half-open: with width w an event at t
+// belongs to [s, s+w) with s = ⌊t/w⌋·w, counted in nanoseconds since the
+// Unix epoch, so an event exactly on a boundary starts the later window.
+// Time zones play no part. Every row is UTC.
+//
+//	event time ──────────────────────────────────────────────────────────▶
+//	  [12:00, 12:01)   [12:01, 12:02)   [12:02, 12:03)   [12:03, 12:04)
+//	  ─── emitted ──   ─── emitted ──   ──── open ────   ──── open ────
+//	                                          ▲                  ▲
+//	                                     watermark W       highest counted
+//	                                  = max − out-of-order   event time
+//	  an event here, in a window with end ≤ W: a correction (Late row)
+//	                                    an event here, in an open window: joins it
+//
+// # Watermark and late events
+//
+// The caller, one per partition, keeps the highest event time among counted
+// events and calls Advance with Watermark(max, OutOfOrder()). Advance emits
+// every window whose end is ≤ the watermark and forgets it. An event for a
+// window that is still open joins it, however late it arrives, so disorder
+// within the allowed out-of-orderness costs nothing. An event whose window
+// was already emitted is not lost: it opens a pending correction for that
+// window, a row with Late set that holds only the late events, coalesced
+// per window until the next Advance or Flush emits it. Hence:
+//
+//   - the rows of a window add up to exactly its counted events, whatever
+//     the arrival order (tested with shuffled input);
+//   - a window has at most one row without Late, the first one (unless a
+//     sum overflows, see below);
+//   - a window whose events all came after the watermark passed it has
+//     only Late rows;
+//   - sorted input produces no Late row.
+//
+// Advance and Flush sort what they emit by (Tenant, Meter, Model, Start,
+// Late). Flush is for the end of input: it emits everything and counts the
+// flushed windows as emitted, so events that still arrive for them become
+// corrections. Quantity and credits are summed exactly; should a sum
+// overflow Micros (more than 9.2e12 units), the window's total so far is set
+// aside as a row of its own and summing starts again, so the window is then
+// emitted as several rows that still add up to its total.
+//
+// # Data structure and costs
+//
+// Each window is an 88-byte entry (hash, key as {WindowKey, start}, sums)
+// stored inline in an open-addressing table with linear probing, keyed by
+// the comparable struct: nothing is built per event. A Go map would cost
+// three dependent memory accesses per Add (control word, key slot, value
+// slot); the table costs one. The table keeps its load at or under 3/4 and
+// shrinks after 16 emissions in a row left it under 1/8 full. Add to an
+// existing window does not allocate.
+//
+// Advance is O(1) when no window is due. When windows are due (once per
+// width of watermark progress) it scans the table once, removing them in
+// place (backward-shift deletion, no tombstones), so each open window costs
+// a few slot visits over its life. Late corrections live in a second table
+// that is emptied whole. Emitted rows are sorted by a radix pass on the
+// first 16 bytes of the tenant (bytes that all rows share are skipped),
+// then by comparison within equal prefixes.
+//
+// Measured (BenchmarkAdd: 10k tenants × 3 meters × 2 models, 5% of events
+// up to 30s out of order, Advance every 4096 events; go1.26 on a shared
+// 2-core AMD EPYC VM where a dependent DRAM access costs about 200 ns and
+// figures vary by ±30% between runs): 190–270 ns per event when each series
+// gets about 100 events per 1-minute window, 350–450 ns when it gets about
+// one (every event then opens a window and later yields a row, sorting
+// included); 0 allocations per event in steady state. Most of it is the one
+// cache miss per event on a table of 60k–120k windows (256k slots, 22 MB).
+package window
