@@ -66,6 +66,7 @@ func commands() []command {
 		{"run", "run the streaming pipeline: Kafka in, ClickHouse and Kafka out", runStream},
 		{"migrate", "apply the ClickHouse schema migrations", runMigrate},
 		{"broker", "run an in-memory Kafka broker (franz-go kfake) for demos", runBroker},
+		{"rawsink", "benchmark baseline: insert raw events into ClickHouse, nothing else", runRawSink},
 	}
 }
 
