@@ -51,9 +51,17 @@ bench: ## hot-path benchmarks (core, decoder, dedup, windows, close, alerts)
 loadtest: build ## replay 10M generated events and report wall time, events/s and peak RSS
 	@./deploy/loadtest.sh
 
+.PHONY: streambench
+streambench: build ## streaming throughput (10M events, raw events stored) and latency vs a raw-insert baseline; needs the services
+	@./deploy/streambench.sh
+
 .PHONY: services
 services: ## install and start Kafka and ClickHouse under build/services
 	@./.ci/services.sh
+
+.PHONY: streambench
+streambench: build ## streaming throughput (10M events, raw events stored) and latency vs a raw-insert baseline; needs the services
+	@./deploy/streambench.sh
 
 .PHONY: services-stop
 services-stop: ## stop the local Kafka and ClickHouse

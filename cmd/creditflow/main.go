@@ -67,6 +67,7 @@ func commands() []command {
 		{"migrate", "apply the ClickHouse schema migrations", runMigrate},
 		{"broker", "run an in-memory Kafka broker (franz-go kfake) for demos", runBroker},
 		{"rawsink", "benchmark baseline: insert raw events into ClickHouse, nothing else", runRawSink},
+		{"probe", "measure produce-to-visible latency of a running pipeline", runProbe},
 	}
 }
 

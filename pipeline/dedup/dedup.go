@@ -22,6 +22,26 @@ type Config struct {
 	// Retention can match it. Zero means Horizon. Must be ≥ 0, a whole number
 	// of milliseconds and at most MaxDuration.
 	Retention time.Duration
+	// MaxAge: how far behind the watermark passed to Expire an event time may
+	// lie and still be deduplicated when Cold is set. An entry for event time
+	// t is dropped from both tiers for good once t + Horizon < watermark −
+	// MaxAge (to the millisecond). Set it to the oldest event time the caller
+	// accepts behind that watermark: max_event_age in replay, where the
+	// processing clock is the watermark; max_event_age + max_future when
+	// streaming, where the wall clock may trail the watermark by up to
+	// max_future. Zero means DefaultMaxAge, or Retention if that is longer.
+	// Must be ≥ Retention, a whole number of milliseconds and at most
+	// MaxDuration. Without Cold it has no effect.
+	MaxAge time.Duration
+	// Cold, if not nil, is the second tier that makes dedup exact back to
+	// watermark − MaxAge: entries that expire from memory are handed to it
+	// instead of being dropped, and Check consults it for events older than
+	// Floor (see the package documentation, "Cold tier"). Its failures are
+	// reported by Err. The caller owns it: the Set never closes it.
+	//
+	// Nil keeps only the in-memory tier: copies older than Floor are not
+	// recognised when their first copy has been forgotten.
+	Cold Cold
 }
 
 // Defaults applied by New.
@@ -29,6 +49,8 @@ const (
 	DefaultHorizon = 24 * time.Hour
 	// MaxDuration bounds Horizon and Retention (about 100 years).
 	MaxDuration = 100 * 365 * 24 * time.Hour
+	// DefaultMaxAge is SPEC's default max_event_age.
+	DefaultMaxAge = 35 * 24 * time.Hour
 )
 
 // Result is the verdict of Check.
@@ -99,6 +121,15 @@ type Set struct {
 	cut     int64 // entries with event time (ms) < cut are expired
 	minT    int64 // ≤ every stored event time (ms); MaxInt64 when empty
 	dropped int   // entries removed by sweeps since the last Expire returned
+
+	// Cold tier; see cold.go. Without Cold, coldBelow stays MinInt64 and
+	// check never leaves the in-memory path.
+	cold      Cold
+	maxAge    time.Duration
+	coldBelow int64   // events older than this (ms; the floor) consult cold
+	forget    int64   // entries older than this (ms) are gone for good
+	spill     []Entry // expired entries on their way to cold
+	err       error   // first failure of cold
 }
 
 // New returns an empty Set configured by cfg, or every problem with cfg.
@@ -116,14 +147,20 @@ func New(cfg Config) (*Set, error) {
 	}
 	check("horizon", cfg.Horizon)
 	check("retention", cfg.Retention)
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
+	check("max age", cfg.MaxAge)
 	if cfg.Horizon == 0 {
 		cfg.Horizon = DefaultHorizon
 	}
 	if cfg.Retention == 0 {
 		cfg.Retention = cfg.Horizon
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = max(DefaultMaxAge, cfg.Retention)
+	} else if cfg.MaxAge > 0 && cfg.MaxAge < cfg.Retention {
+		errs = append(errs, fmt.Errorf("max age %v: must be at least the retention %v", cfg.MaxAge, cfg.Retention))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	s := &Set{
 		horizon:   cfg.Horizon,
@@ -133,6 +170,10 @@ func New(cfg Config) (*Set, error) {
 		cut:       math.MinInt64,
 		minT:      math.MaxInt64,
 		slack:     initSlack,
+		cold:      cfg.Cold,
+		maxAge:    cfg.MaxAge,
+		coldBelow: math.MinInt64,
+		forget:    math.MinInt64,
 	}
 	s.tab = s.alloc(minCap)
 	return s, nil
@@ -144,6 +185,9 @@ func (s *Set) Horizon() time.Duration { return s.horizon }
 // Retention returns the configured retention, defaults applied.
 func (s *Set) Retention() time.Duration { return s.retention }
 
+// MaxAge returns the configured maximum age, defaults applied.
+func (s *Set) MaxAge() time.Duration { return s.maxAge }
+
 // Check reports whether the event (tenant, id) at event time t with content
 // digest digest is a NewEvent, a Duplicate or a Conflict, and records it when
 // it is a NewEvent: the first copy processed wins; duplicates and conflicts
@@ -153,8 +197,12 @@ func (s *Set) Retention() time.Duration { return s.retention }
 // is within Horizon of t (both truncated to the millisecond, inclusive). It
 // is a Duplicate when some matching entry has the same digest (compared on
 // 20 folded bits), else a Conflict. Copies at or after Floor are always
-// recognised; an older copy may find its first copy forgotten, and one older
-// than Floor − Horizon is never recorded.
+// recognised. Without Cold, an older copy may find its first copy
+// forgotten, and one older than Floor − Horizon is never recorded. With
+// Cold, copies at or after watermark − MaxAge are always recognised: an
+// event older than Floor is looked up in both tiers and recorded in one of
+// them; if Cold fails, Check answers from memory alone (as without Cold)
+// and Err reports the failure.
 //
 // Check does not allocate except when the table grows (amortised O(1)).
 func (s *Set) Check(tenant string, id []byte, t time.Time, digest uint64) Result {
@@ -178,6 +226,9 @@ func (s *Set) home(hi uint64) int {
 }
 
 func (s *Set) check(hi, lo uint64, ms int64, d uint64) Result {
+	if ms < s.coldBelow {
+		return s.checkCold(hi, lo, ms, d)
+	}
 	tab := s.tab
 	i := s.home(hi)
 	for tab[i].meta != 0 && tab[i].hi < hi {
@@ -304,6 +355,9 @@ func (s *Set) pack(src []entry) bool {
 // event time is ≥ watermark − Retention: those with event time t (ms) such
 // that t + Horizon < watermark − Retention. From then on Check ignores them,
 // and events that old are NewEvent without being recorded (see Floor).
+// With Cold, such entries move to Cold when they leave memory, those with
+// t + Horizon < watermark − MaxAge are dropped for good, and older events
+// are looked up and recorded there instead (see Check).
 //
 // Entries leave memory in sweeps, linear passes over the table. Check
 // sweeps when the table is full, before growing it; Expire sweeps when the
@@ -317,6 +371,9 @@ func (s *Set) pack(src []entry) bool {
 func (s *Set) Expire(watermark time.Time) int {
 	if c := watermark.Add(-s.retention).UnixMilli() - s.hms; c > s.cut {
 		s.cut = c
+		if s.cold != nil {
+			s.advanceCold(watermark)
+		}
 	}
 	if s.n > 0 && s.cut > s.minT && s.cut-s.minT >= s.step {
 		s.dropped += s.sweep(true)
@@ -339,6 +396,9 @@ func (s *Set) sweep(shrink bool) int {
 		}
 		et := e.millis()
 		if et < s.cut {
+			if s.cold != nil && et >= s.forget {
+				s.handOver(e)
+			}
 			e.meta = 0 // an empty slot is one with meta 0; hi and lo are never read
 			removed++
 			continue
@@ -359,6 +419,7 @@ func (s *Set) sweep(shrink bool) int {
 	}
 	s.n -= removed
 	s.minT = minT
+	s.flushSpill()
 	if shrink && s.cap > minCap && s.n < int(float64(s.cap)*shrinkLoad) {
 		s.rebuild(capFor(s.n), initSlack)
 	}
@@ -368,8 +429,10 @@ func (s *Set) sweep(shrink bool) int {
 // Floor returns the earliest event time that the Set still deduplicates
 // reliably: watermark − Retention for the latest watermark passed to Expire
 // (to the millisecond). It is the zero Time before the first Expire. A copy
-// older than Floor may be counted again; a caller that must never double
-// count refuses such events before Check, or sets Retention to cover the
+// older than Floor may be counted again unless Config.Cold is set; a caller
+// that must never double count sets Cold, or refuses such events before
+// Check (the streaming pipeline, which has no Cold, may instead look them up
+// in its own store of counted events), or sets Retention to cover the
 // oldest event it accepts.
 func (s *Set) Floor() time.Time {
 	if s.cut == math.MinInt64 {

@@ -94,6 +94,8 @@ func (s *Set) WriteTo(w io.Writer) (int64, error) {
 // The snapshot's horizon and retention need not match s's configuration:
 // entries are kept, s's own Horizon and Retention apply from now on, and
 // the expiry cutoff carried by the snapshot is kept (Floor reflects it).
+// Config.Cold is neither saved nor restored: a snapshot holds the in-memory
+// tier only.
 func (s *Set) ReadFrom(r io.Reader) (int64, error) {
 	crc := crc32.MakeTable(crc32.Castagnoli)
 	var total int64
@@ -166,6 +168,9 @@ func (s *Set) ReadFrom(r io.Reader) (int64, error) {
 	}
 	s.n = len(ents)
 	s.cut = cut
+	if s.cold != nil && cut != math.MinInt64 {
+		s.coldBelow = cut + s.hms
+	}
 	s.minT = minT
 	s.dropped = 0
 	s.slack = initSlack

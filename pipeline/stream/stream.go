@@ -227,7 +227,12 @@ func (r *Runner) Stats() Stats {
 // Run consumes until ctx is done, then flushes every partition and leaves
 // the group. It returns nil on a clean stop.
 func (r *Runner) Run(ctx context.Context) error {
-	defer r.cl.Close()
+	defer func() {
+		// With BlockRebalanceOnPoll, leaving the group waits for an
+		// allowed rebalance: allow it on every way out.
+		r.cl.AllowRebalance()
+		r.cl.Close()
+	}()
 	tick := time.NewTicker(r.cfg.FlushInterval / 2)
 	defer tick.Stop()
 	for {
@@ -262,6 +267,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		})
 		r.mu.Unlock()
 		if ferr != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return ferr
 		}
 		if err := r.flushAll(ctx, false); err != nil {
@@ -357,7 +365,9 @@ func (r *Runner) flush(ctx context.Context, p *part) error {
 	if b.Empty() {
 		return nil
 	}
-	b.Deltas = p.proc.Flush(b.Deltas[:0])
+	// Append: a failed earlier attempt already drained part of the deltas
+	// into the batch, which keeps them until a flush succeeds.
+	b.Deltas = p.proc.Flush(b.Deltas)
 	b.Watermark = p.proc.MaxEventTime()
 	tenants := make([]string, 0, len(p.touched))
 	for t := range p.touched {

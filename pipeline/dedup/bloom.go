@@ -1,0 +1,52 @@
+package dedup
+
+import (
+	"math"
+	"math/bits"
+)
+
+// bloom is a blocked Bloom filter over 128-bit keys: each key sets k bits
+// in one 512-bit block (one cache line), so a probe costs one memory access.
+// The block comes from lo and the bits from successive 9-bit fields of hi;
+// both lanes of the key hash are independent uniform words, so no further
+// hashing is needed. At 10 bits per key with k = 7 the false-positive rate
+// is about 1% (a plain Bloom filter would give 0.8%).
+type bloom struct {
+	blocks [][8]uint64
+	k      uint
+}
+
+const maxBloomProbes = 7 // 7 × 9 bits of hi
+
+// newBloom sizes a filter for n keys at bitsPerKey bits each.
+func newBloom(n, bitsPerKey int) bloom {
+	nb := max(1, (n*bitsPerKey+511)/512)
+	k := uint(math.Round(float64(bitsPerKey) * math.Ln2))
+	return bloom{blocks: make([][8]uint64, nb), k: min(max(k, 1), maxBloomProbes)}
+}
+
+func (b *bloom) block(lo uint64) *[8]uint64 {
+	i, _ := bits.Mul64(lo, uint64(len(b.blocks)))
+	return &b.blocks[i]
+}
+
+func (b *bloom) add(hi, lo uint64) {
+	blk := b.block(lo)
+	for i := range b.k {
+		p := hi >> (9 * i) & 511
+		blk[p>>6] |= 1 << (p & 63)
+	}
+}
+
+func (b *bloom) has(hi, lo uint64) bool {
+	blk := b.block(lo)
+	for i := range b.k {
+		p := hi >> (9 * i) & 511
+		if blk[p>>6]&(1<<(p&63)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *bloom) bytes() int { return len(b.blocks) * 64 }

@@ -1,0 +1,361 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/creditflow/creditflow/pipeline/billing"
+	"github.com/creditflow/creditflow/pipeline/catalog"
+	"github.com/creditflow/creditflow/schemas"
+)
+
+const testCatalog = `
+currency: USD
+meters: [{name: tokens, unit: token}, {name: calls, unit: call}]
+rates:
+  - {meter: tokens, model: "*", credits_per_unit: "0.001", effective_from: "2026-01-01T00:00:00Z"}
+  - {meter: calls, model: "*", credits_per_unit: "1", effective_from: "2026-01-01T00:00:00Z"}
+plans: [{id: p, fee: "10", included_credits: "100000"}]
+tenants:
+` // tenants appended by the test
+
+// memStore is an in-memory Store with ClickHouse's semantics: Write is
+// idempotent, Commit is the atomic commit point and fences overlaps.
+type memStore struct {
+	mu        sync.Mutex
+	committed map[int32]Position
+	deltas    map[string]*schemas.WindowTotal
+	raw       map[string]RawEvent // by partition/offset
+	states    map[string]map[int64][]byte
+	grants    []schemas.Grant
+	failWrite int // fail this many Write calls (backpressure test)
+	ctxErr    bool
+}
+
+func newMemStore() *memStore {
+	return &memStore{committed: map[int32]Position{}, deltas: map[string]*schemas.WindowTotal{}, raw: map[string]RawEvent{}, states: map[string]map[int64][]byte{}}
+}
+
+func (m *memStore) Committed(_ context.Context, _ string, p int32) (Position, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	pos, ok := m.committed[p]
+	return pos, ok, nil
+}
+
+func (m *memStore) EventIDs(_ context.Context, _ string, p int32, maxOffset int64, since time.Time, fn func(string, string, time.Time, uint64) error) error {
+	m.mu.Lock()
+	var rows []RawEvent
+	for _, r := range m.raw {
+		if r.Partition == p && r.Offset <= maxOffset && !r.Time.Before(since) {
+			rows = append(rows, r)
+		}
+	}
+	m.mu.Unlock()
+	for _, r := range rows {
+		if err := fn(r.Tenant, r.ID, r.Time, r.Digest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *memStore) States(_ context.Context, _ string, p int32, maxOffset int64) ([]billing.TenantState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []billing.TenantState
+	for key, versions := range m.states {
+		var best int64 = -1
+		for v := range versions {
+			if v <= maxOffset && v > best {
+				best = v
+			}
+		}
+		if best < 0 || key[:len(fmt.Sprint(p))+1] != fmt.Sprint(p)+"/" {
+			continue
+		}
+		var ts billing.TenantState
+		if err := jsonUnmarshal(versions[best], &ts); err != nil {
+			return nil, err
+		}
+		out = append(out, ts)
+	}
+	return out, nil
+}
+
+func (m *memStore) Write(ctx context.Context, b *Batch) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failWrite > 0 {
+		m.failWrite--
+		return errors.New("store unavailable")
+	}
+	for _, r := range b.Raw {
+		m.raw[fmt.Sprintf("%d/%d", r.Partition, r.Offset)] = r
+	}
+	for _, s := range b.States {
+		key := fmt.Sprintf("%d/%s", b.Partition, s.Tenant)
+		if m.states[key] == nil {
+			m.states[key] = map[int64][]byte{}
+		}
+		js, err := jsonMarshal(s)
+		if err != nil {
+			return err
+		}
+		m.states[key][b.Last] = js
+	}
+	return nil
+}
+
+func (m *memStore) Commit(ctx context.Context, b *Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if pos, ok := m.committed[b.Partition]; ok && pos.Last != b.First-1 {
+		if pos.Last == b.Last {
+			return nil
+		}
+		return ErrFenced
+	}
+	for _, d := range b.Deltas {
+		k := fmt.Sprintf("%s|%s|%s|%d", d.Tenant, d.Meter, d.Model, d.Start.Unix())
+		if m.deltas[k] == nil {
+			c := d
+			c.Events, c.Quantity, c.Credits, c.Late = 0, 0, 0, false
+			m.deltas[k] = &c
+		}
+		m.deltas[k].Events += d.Events
+		m.deltas[k].Quantity += d.Quantity
+		m.deltas[k].Credits += d.Credits
+	}
+	m.committed[b.Partition] = Position{Last: b.Last, Watermark: b.Watermark}
+	return nil
+}
+
+func (m *memStore) WriteGrants(context.Context, []schemas.Grant) error { return nil }
+func (m *memStore) Grants(context.Context) ([]schemas.Grant, error)    { return m.grants, nil }
+
+func (m *memStore) totals() map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]string{}
+	for k, d := range m.deltas {
+		out[k] = fmt.Sprintf("%d %s %s", d.Events, d.Quantity, d.Credits)
+	}
+	return out
+}
+
+func (m *memStore) committedCount() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for _, p := range m.committed {
+		n += p.Last + 1
+	}
+	return n
+}
+
+type memPub struct {
+	mu     sync.Mutex
+	alerts []schemas.Alert
+	dead   int
+}
+
+func (p *memPub) Publish(_ context.Context, b *Batch) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.alerts = append(p.alerts, b.Alerts...)
+	p.dead += len(b.DeadLetters)
+	return nil
+}
+
+// fixture produces events to a kfake cluster and knows the expected totals.
+type fixture struct {
+	cluster *kfake.Cluster
+	cat     *catalog.Catalog
+	records int64
+	want    map[string]string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "usage.events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	src := testCatalog
+	for i := 0; i < 20; i++ {
+		src += fmt.Sprintf("  - {id: t%02d, plan: p, start: \"2026-01-01T00:00:00Z\"}\n", i)
+	}
+	cat, err := catalog.Parse("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{cluster: c, cat: cat, want: map[string]string{}}
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Second)
+	type sum struct {
+		n    int64
+		q, c schemas.Micros
+	}
+	sums := map[string]*sum{}
+	var recs []*kgo.Record
+	for i := 0; i < 3000; i++ {
+		tenant := fmt.Sprintf("t%02d", rng.IntN(20))
+		meter, rate := "tokens", schemas.MustDecimal("0.001")
+		if rng.IntN(3) == 0 {
+			meter, rate = "calls", schemas.MustDecimal("1")
+		}
+		q := schemas.Micros(rng.Int64N(5000) * 1000)
+		at := now.Add(time.Duration(i) * 500 * time.Millisecond)
+		rec := fmt.Sprintf(`{"id":"e%d","tenant":%q,"meter":%q,"quantity":"%s","time":%q}`, i, tenant, meter, q, at.Format(time.RFC3339Nano))
+		recs = append(recs, &kgo.Record{Key: []byte(tenant), Value: []byte(rec)})
+		credits, _ := schemas.MulMicros(q, rate)
+		k := fmt.Sprintf("%s|%s||%d", tenant, meter, at.Truncate(time.Minute).Unix())
+		if sums[k] == nil {
+			sums[k] = &sum{}
+		}
+		sums[k].n++
+		sums[k].q += q
+		sums[k].c += credits
+	}
+	// Producer resends under new offsets, and a malformed record.
+	for i := 0; i < 150; i++ {
+		r := recs[rng.IntN(len(recs))]
+		recs = append(recs, &kgo.Record{Key: r.Key, Value: r.Value})
+	}
+	recs = append(recs, &kgo.Record{Key: []byte("t00"), Value: []byte(`{"id":`)})
+	for k, s := range sums {
+		f.want[k] = fmt.Sprintf("%d %s %s", s.n, s.q, s.c)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("usage.events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	f.records = int64(len(recs))
+	return f
+}
+
+func (f *fixture) runner(t *testing.T, store Store, pub Publisher, fault func(string)) *Runner {
+	t.Helper()
+	r, err := New(Config{FlushInterval: 50 * time.Millisecond, FlushRecords: 400, MaxPoll: 300, RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, Log: zerolog.Nop(), Fault: fault},
+		f.cat, store, pub, kgo.SeedBrokers(f.cluster.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// runUntil runs r until every record is committed or stop says so.
+func runUntil(t *testing.T, r *Runner, store *memStore, want int64, ctx context.Context, cancel context.CancelFunc) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-deadline:
+			cancel()
+			t.Fatalf("timed out: %d of %d committed (stats %+v)", store.committedCount(), want, r.Stats())
+		case <-time.After(20 * time.Millisecond):
+			if store.committedCount() >= want {
+				cancel()
+				return <-done
+			}
+		}
+	}
+}
+
+func diffTotals(t *testing.T, got, want map[string]string) {
+	t.Helper()
+	var keys []string
+	for k := range want {
+		keys = append(keys, k)
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	bad := 0
+	for _, k := range keys {
+		if got[k] != want[k] {
+			if bad < 5 {
+				t.Errorf("window %s: got %q, want %q", k, got[k], want[k])
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d windows differ", bad, len(keys))
+	}
+}
+
+func TestExactlyOnceAcrossCrashes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	store, pub := newMemStore(), &memPub{}
+	// Each run "crashes" (its context is cancelled abruptly) at a different
+	// point of a flush; the next run resumes from the store.
+	for i, point := range []string{"before_write", "after_write", "after_publish", "after_commit", "record"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		n := 0
+		crash := func(p string) {
+			if p == point {
+				if n++; n == 3+i {
+					cancel()
+				}
+			}
+		}
+		r := f.runner(t, store, pub, crash)
+		t.Logf("run %d crashes at %s", i, point)
+		err := runUntil(t, r, store, f.records, ctx, cancel)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("run crashing at %s: %v", point, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := runUntil(t, f.runner(t, store, pub, nil), store, f.records, ctx, cancel); err != nil {
+		t.Fatal(err)
+	}
+	diffTotals(t, store.totals(), f.want)
+}
+
+func TestBackpressureResumesByItself(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	store, pub := newMemStore(), &memPub{}
+	store.failWrite = 12
+	ctx, cancel := context.WithCancel(context.Background())
+	r := f.runner(t, store, pub, nil)
+	if err := runUntil(t, r, store, f.records, ctx, cancel); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Stats(); st.FlushRetries < 12 {
+		t.Errorf("flush retries = %d, want ≥ 12", st.FlushRetries)
+	}
+	diffTotals(t, store.totals(), f.want)
+	if pub.dead != 1 {
+		t.Errorf("dead letters published = %d, want 1", pub.dead)
+	}
+}
