@@ -31,7 +31,16 @@ type runConfig struct {
 	Click    clickConfig    `yaml:"clickhouse"`
 	Pipeline pipelineConfig `yaml:"pipeline"`
 	Close    closeConfig    `yaml:"close"`
+	Alerts   alertsConfig   `yaml:"alerts"`
 	Log      logConfig      `yaml:"log"`
+}
+
+type alertsConfig struct {
+	Webhook struct {
+		URL       string `yaml:"url"`        // HTTPS endpoint alerts are POSTed to; empty means no webhook
+		Secret    string `yaml:"secret"`     // HMAC-SHA256 signing key (a secret)
+		AllowHTTP bool   `yaml:"allow_http"` // permit an http:// URL (local receivers, tests)
+	} `yaml:"webhook"`
 }
 
 type kafkaConfig struct {

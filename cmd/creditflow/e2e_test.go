@@ -101,7 +101,7 @@ func resumePositions(p *proc) map[int32]int64 {
 
 // TestStreamExactlyOnceUnderCrashes kills `creditflow run` at every step of
 // the flush protocol (pipeline/stream/doc.go), mid-batch and at a random
-// moment, restarting it each time, over a stream with duplicates,
+// moment, and stops it gracefully at random moments, restarting it each time, over a stream with duplicates,
 // producer resends under new offsets, late and malformed records. The
 // totals in ClickHouse must equal the recomputation and `creditflow replay`
 // over the same records exactly.
@@ -142,7 +142,7 @@ func TestStreamExactlyOnceUnderCrashes(t *testing.T) {
 	p.group = e.newGroup("kill9")
 	r := e.startRun("run0-kill9", p, small)
 	if !r.waitLog("assigned:", 1, time.Minute) {
-		t.Fatalf("%s was not assigned a partition within a minute", r.name)
+		t.Fatalf("%s was not assigned a partition within a minute (%s)", r.name, r.state())
 	}
 	time.Sleep(time.Duration(mrand.IntN(600)) * time.Millisecond)
 	r.kill()
@@ -171,8 +171,24 @@ func TestStreamExactlyOnceUnderCrashes(t *testing.T) {
 		t.Logf("%s: crashed; %d of %d offsets stored", name, e.progress(p.db, topics.Events), total)
 	}
 
+	// Graceful stops (SIGINT) at random moments while consuming: the runner
+	// flushes what it holds, commits and leaves; nothing may be lost.
+	for i := range 3 {
+		p.group = e.newGroup("stop" + strconv.Itoa(i))
+		r := e.startRun(fmt.Sprintf("run%d-sigint", 6+i), p, small)
+		if !r.waitLog("assigned:", 1, time.Minute) {
+			t.Fatalf("%s was not assigned a partition within a minute (%s)", r.name, r.state())
+		}
+		time.Sleep(time.Duration(mrand.IntN(500)) * time.Millisecond)
+		stop(t, r)
+		t.Logf("%s: stopped with SIGINT; %d of %d offsets stored", r.name, e.progress(p.db, topics.Events), total)
+	}
+
 	p.group = e.newGroup("final")
-	r = e.startRun("run6-final", p, small)
+	r = e.startRun("run9-final", p, small)
+	if !r.waitLog("assigned:", 1, time.Minute) {
+		t.Fatalf("%s was not assigned a partition within a minute (%s)", r.name, r.state())
+	}
 	e.waitCaughtUp(p.db, topics.Events, ends, 2*time.Minute, r)
 	got := e.windowTotals(p.db)
 	assertTotals(t, "ClickHouse window_totals vs recomputation", want.Windows, got)
@@ -272,20 +288,20 @@ func TestStreamRebalance(t *testing.T) {
 	p := pipeline{topics: topics, db: e.newDB("a"), group: e.newGroup("a"), catalog: catPath}
 	a := e.startRun("a", p)
 	if !a.waitLog("assigned:", 6, time.Minute) {
-		t.Fatalf("a was not assigned the six partitions within a minute")
+		t.Fatalf("a was not assigned the six partitions within a minute (%s)", a.state())
 	}
 	produced := e.produceInBackground(topics.Events, lines, 500) // about 16 s
 	waitFor(t, "a to store some offsets", 30*time.Second, func() bool { return e.progress(p.db, topics.Events) > 0 })
 
 	b := e.startRun("b", p)
 	if !b.waitLog("assigned:", 1, time.Minute) {
-		t.Fatalf("b joined no partition within a minute")
+		t.Fatalf("b joined no partition within a minute (%s)", b.state())
 	}
 	t.Logf("b joined; %d of %d records stored", e.progress(p.db, topics.Events), len(lines))
 	time.Sleep(2 * time.Second)
 	stop(t, a)
 	if !b.waitLog("assigned:", 6, time.Minute) {
-		t.Fatalf("b did not take over a's partitions within a minute of a's stop")
+		t.Fatalf("b did not take over a's partitions within a minute of a's stop (%s)", b.state())
 	}
 	t.Logf("a stopped, b owns every partition; %d records stored", e.progress(p.db, topics.Events))
 	time.Sleep(time.Second)

@@ -56,7 +56,7 @@ func TestStreamSurvivesServiceRestarts(t *testing.T) {
 	p := pipeline{topics: topics, db: e.newDB("a"), group: e.newGroup("a"), catalog: catPath}
 	r := e.startRun("run", p)
 	if !r.waitLog("assigned:", 4, time.Minute) {
-		t.Fatalf("run was not assigned the four partitions within a minute")
+		t.Fatalf("run was not assigned the four partitions within a minute (%s)", r.state())
 	}
 	produced := e.produceInBackground(topics.Events, lines, 300) // 20 s
 

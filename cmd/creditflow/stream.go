@@ -29,6 +29,7 @@ import (
 	"github.com/creditflow/creditflow/schemas"
 	"github.com/creditflow/creditflow/sinks/clickhouse"
 	"github.com/creditflow/creditflow/sinks/kafka"
+	"github.com/creditflow/creditflow/sinks/webhook"
 )
 
 // runMigrate applies the ClickHouse migrations.
@@ -125,6 +126,14 @@ func runStream(ctx context.Context, args []string, e *env) error {
 	}
 	store := &chStore{ch: ch}
 	pub := &publisher{p: prod, seen: seen}
+	var hook *webhook.Sender
+	if w := cfg.Alerts.Webhook; w.URL != "" {
+		hook, err = webhook.New(webhook.Config{URL: w.URL, Secret: []byte(w.Secret), AllowHTTP: w.AllowHTTP, Log: log})
+		if err != nil {
+			return fmt.Errorf("alerts webhook: %w", err)
+		}
+		pub.hook = hook
+	}
 	p := cfg.Pipeline
 	ooo := p.OutOfOrder.or(10 * time.Second)
 	runner, err := stream.New(stream.Config{
@@ -143,6 +152,9 @@ func runStream(ctx context.Context, args []string, e *env) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runner.Run(gctx) })
+	if hook != nil {
+		g.Go(func() error { return hook.Run(gctx) })
+	}
 	g.Go(func() error { return consumeGrants(gctx, kcfg, opts, store, prod, runner, e) })
 	if !cfg.Close.Disabled {
 		outputs := []close.Output{func(ctx context.Context, _ time.Time, closed []ledger.Closed) error {
@@ -385,6 +397,7 @@ func (s closeStore) WriteLedgerStates(ctx context.Context, version int64, states
 // after a crash is not published twice.
 type publisher struct {
 	p    *kafka.Producer
+	hook *webhook.Sender // optional; never blocks
 	mu   sync.Mutex
 	seen map[string]bool
 }
@@ -409,6 +422,9 @@ func (p *publisher) Publish(ctx context.Context, b *stream.Batch) error {
 		p.seen[a.ID] = true
 	}
 	p.mu.Unlock()
+	if p.hook != nil {
+		p.hook.Enqueue(fresh...)
+	}
 	if err := p.p.Grants(ctx, b.Grants); err != nil {
 		return err
 	}

@@ -57,6 +57,10 @@ type RunawayConfig struct {
 	// episode has lasted this long its minutes are learned again, so the
 	// baseline catches up and the episode ends. Whole minutes; zero means 1h.
 	AdaptAfter time.Duration
+	// MinEvents is the fewest events a flagged minute must hold. Zero
+	// means 1 (no condition): a runaway can be bigger events as well as
+	// more of them.
+	MinEvents int
 }
 
 // Defaults of RunawayConfig fields left zero.
@@ -95,6 +99,7 @@ type params struct {
 	daily      float64
 	quiet      int
 	adapt      int
+	minEvents  int
 }
 
 func wholeMinutes(name string, d time.Duration, lo, hi time.Duration, errs *[]error) int {
@@ -170,6 +175,13 @@ func (c RunawayConfig) params() (params, error) {
 	p.minLog, p.maxLog, p.z = c.MinLogRatio, c.MaxLogRatio, c.Z
 	p.eps = float64(c.Epsilon) / schemas.MicrosPerUnit
 	p.daily = c.DailyRatio
+	p.minEvents = c.MinEvents
+	if p.minEvents == 0 {
+		p.minEvents = 1
+	}
+	if p.minEvents < 0 {
+		errs = append(errs, fmt.Errorf("min events %d: must not be negative", c.MinEvents))
+	}
 	return p, errors.Join(errs...)
 }
 
@@ -278,6 +290,7 @@ type runaway struct {
 	started bool
 	minute  int64 // the open minute (unix minute index)
 	credits int64 // credits in the open minute, saturating
+	events  int32 // events in the open minute (saturating at MaxInt32)
 	drivers [driverSlots]driver
 	nDriver int
 
@@ -314,6 +327,9 @@ func newRunaway(tenant string, p *params) *runaway {
 // driver's credits are an upper bound.
 func (r *runaway) add(meter, model string, c int64) {
 	r.credits = satAdd(r.credits, c)
+	if r.events < math.MaxInt32 {
+		r.events++
+	}
 	n := r.nDriver
 	// The decoder interns meters and models, so a pair usually comes with
 	// the very same string data: compare addresses and lengths inline first
@@ -365,14 +381,14 @@ func satAdd(a, b int64) int64 {
 // is t, or the end of the flagged minute when t is zero.
 func (r *runaway) advance(p *params, scratch []float32, m int64, t time.Time) (schemas.Alert, bool) {
 	var al schemas.Alert
-	fired := r.closeMinute(p, scratch, r.credits)
+	fired := r.closeMinute(p, scratch, r.credits, r.events)
 	if fired {
 		if t.IsZero() {
 			t = time.Unix((r.minute+1)*60, 0)
 		}
 		al = r.alert(t)
 	}
-	r.credits = 0
+	r.credits, r.events = 0, 0
 	r.nDriver = 0
 	clear(r.drivers[:])
 	gap := m - r.minute - 1 // idle minutes between
@@ -381,7 +397,7 @@ func (r *runaway) advance(p *params, scratch []float32, m int64, t time.Time) (s
 	// except for the long-run mean, which decays in closed form.
 	limit := int64(p.window + p.quiet + p.sustain)
 	for i := int64(0); i < gap && i < limit; i++ {
-		r.closeMinute(p, scratch, 0)
+		r.closeMinute(p, scratch, 0, 0)
 		r.minute++
 	}
 	if gap > limit {
@@ -411,7 +427,7 @@ func (r *runaway) decayMean(n int64) {
 
 // closeMinute closes the open minute (r.minute) with credits c and reports
 // whether it fires a runaway alert.
-func (r *runaway) closeMinute(p *params, scratch []float32, c int64) bool {
+func (r *runaway) closeMinute(p *params, scratch []float32, c int64, events int32) bool {
 	credits := float64(c) / schemas.MicrosPerUnit
 	if credits < 0 {
 		credits = 0
@@ -422,7 +438,7 @@ func (r *runaway) closeMinute(p *params, scratch []float32, c int64) bool {
 		if !r.statsOK {
 			r.stats(p, scratch)
 		}
-		suspect = x > r.median+r.margin && credits > p.daily*r.mean
+		suspect = x > r.median+r.margin && credits > p.daily*r.mean && int(events) >= p.minEvents
 	}
 	if !suspect || (r.episode && r.epLen >= p.adapt) {
 		r.learn(x, credits)
@@ -473,6 +489,24 @@ func (r *runaway) stats(p *params, scratch []float32) {
 	n := r.learnedLen
 	s := scratch[:n]
 	copy(s, r.learned[:n]) // the first n slots are filled until the ring wraps, then all
+	// A sparse tenant (a few events an hour) has mostly idle minutes: its
+	// median would be the idle floor, and any two events in neighbouring
+	// minutes would look like a runaway. So the baseline is taken over the
+	// active minutes when they are a minority; a tenant busy most minutes
+	// keeps its idle minutes in (a drop to idle is part of its normal).
+	idle := float32(math.Log(p.eps)) + 1e-4
+	active := s[:0]
+	for _, v := range s {
+		if v > idle {
+			active = append(active, v)
+		}
+	}
+	if len(active) > 0 && len(active) < n/2 {
+		s = active
+	} else {
+		s = scratch[:n]
+		copy(s, r.learned[:n])
+	}
 	med := median(s)
 	for i, v := range s {
 		s[i] = float32(math.Abs(float64(v) - med))

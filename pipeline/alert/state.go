@@ -177,6 +177,7 @@ type RunawayState struct {
 	// usage so far.
 	Minute  time.Time      `json:"minute"`
 	Credits schemas.Micros `json:"credits"`
+	Events  int32          `json:"events,omitempty"`
 	Drivers []DriverState  `json:"drivers,omitempty"`
 	// Recent are the last closed minutes, oldest first, for the explanation.
 	Recent []MinuteState `json:"recent,omitempty"`
@@ -213,7 +214,7 @@ func (d *Detector) Snapshot() DetectorState {
 			continue
 		}
 		rs := RunawayState{
-			Tenant: r.tenant, Minute: minuteTime(r.minute), Credits: schemas.Micros(r.credits),
+			Tenant: r.tenant, Minute: minuteTime(r.minute), Credits: schemas.Micros(r.credits), Events: r.events,
 			Run: r.run, Episode: r.episode, EpisodeMinutes: r.epLen, Quiet: r.quiet, Mean: r.mean, MeanMinutes: r.meanN,
 		}
 		for _, dr := range r.drivers[:r.nDriver] {
@@ -276,6 +277,7 @@ func RestoreDetector(cfg RunawayConfig, s DetectorState) (*Detector, error) {
 		r.started = true
 		r.minute = unixMinute(rs.Minute)
 		r.credits = int64(rs.Credits)
+		r.events = rs.Events
 		for _, dr := range rs.Drivers {
 			r.drivers[r.nDriver] = driver{meter: dr.Meter, model: dr.Model, credits: int64(dr.Credits)}
 			r.nDriver++

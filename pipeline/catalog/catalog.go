@@ -206,19 +206,49 @@ func (c *Catalog) OverageFor(t *Tenant, p *Plan) Overage {
 //  3. else false.
 //
 // An empty model is looked up as AnyModel. Rate does not allocate and takes
-// O(log n) in the number of rates of the (meter, model).
+// O(log n) in the number of rates of the (meter, model). A caller that
+// prices many events of one (meter, model) resolves it once with Pricing.
 func (c *Catalog) Rate(meter, model string, t time.Time) (schemas.Decimal, bool) {
+	return c.Pricing(meter, model).At(t)
+}
+
+// Pricing is the rate schedule of one (meter, model), resolved once so that
+// pricing an event of it costs no map lookup: Catalog.Pricing(meter,
+// model).At(t) is Catalog.Rate(meter, model, t). It stays valid as long as
+// the Catalog (which is immutable). The zero Pricing has no rate.
+type Pricing struct {
+	model, any *rateSeries // the (meter, model) rates and the meter's AnyModel rates; nil = none
+}
+
+// Pricing returns the rate schedule that Rate applies to events of meter and
+// model: the zero Pricing when the catalog has no rate for meter (including
+// an unknown meter). It looks up two maps; it does not allocate.
+func (c *Catalog) Pricing(meter, model string) Pricing {
 	models := c.rates[meter]
 	if models == nil {
-		return schemas.Decimal{}, false
+		return Pricing{}
 	}
-	ns := unixNanos(t)
+	p := Pricing{any: models[AnyModel]}
 	if model != "" && model != AnyModel {
-		if d, ok := models[model].at(ns); ok {
-			return d, true
-		}
+		p.model = models[model]
 	}
-	return models[AnyModel].at(ns)
+	return p
+}
+
+// At returns the credits per unit in force at event time t, following the
+// rules of Catalog.Rate. It does not allocate.
+func (p Pricing) At(t time.Time) (schemas.Decimal, bool) {
+	return p.AtUnixNano(unixNanos(t))
+}
+
+// AtUnixNano is At for an event time given as t.UnixNano(). Instants outside
+// the years 1678–2262, which UnixNano cannot represent, are given as
+// math.MinInt64 (earlier) or math.MaxInt64 (later), or passed to At.
+func (p Pricing) AtUnixNano(ns int64) (schemas.Decimal, bool) {
+	if d, ok := p.model.at(ns); ok {
+		return d, true
+	}
+	return p.any.at(ns)
 }
 
 // rateSeries holds one (meter, model)'s rates in effective order, as

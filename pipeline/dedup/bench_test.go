@@ -114,3 +114,85 @@ func BenchmarkSnapshot(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkColdLookup looks up keys in a DiskCold of 2M entries (default
+// configuration, 48 MB of runs): keys it holds (old copies, Duplicate) and
+// keys it does not (old events seen for the first time, NewEvent).
+func BenchmarkColdLookup(b *testing.B) {
+	const n = 2_000_000
+	c := newDisk(b, DiskConfig{}, 0)
+	keys := make([]Key, 0, 100_000)
+	es := make([]Entry, 0, spillBatch)
+	var x uint64 = 12345
+	rnd := func() uint64 { x = x*6364136223846793005 + 1442695040888963407; return x ^ x>>29 }
+	for i := range n {
+		e := Entry{Key{rnd(), rnd()}, int64(i) * 1000, uint32(i)}
+		if i%(n/cap(keys)) == 0 {
+			keys = append(keys, e.Key)
+		}
+		if es = append(es, e); len(es) == cap(es) {
+			if err := c.Add(es); err != nil {
+				b.Fatal(err)
+			}
+			es = es[:0]
+		}
+	}
+	if err := c.Add(es); err != nil {
+		b.Fatal(err)
+	}
+	const h = 86_400_000
+	for _, tc := range []struct {
+		name string
+		want Result
+	}{{"present", Duplicate}, {"absent", NewEvent}} {
+		b.Run(tc.name, func(b *testing.B) {
+			before := c.Stats()
+			b.ReportAllocs()
+			for k := range b.N {
+				key := keys[k%len(keys)]
+				if tc.want == NewEvent {
+					key.Lo++
+				}
+				i := int64(k%len(keys)) * (n / int64(len(keys)))
+				if got, err := c.Lookup(key, i*1000-h, i*1000+h, uint32(i)); err != nil || got != tc.want {
+					b.Fatalf("lookup %d: %v, %v; want %v", k, got, err, tc.want)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+			st := c.Stats()
+			b.ReportMetric(float64(st.BlockReads-before.BlockReads)/float64(b.N), "reads/op")
+			b.ReportMetric(float64(st.Runs), "runs")
+		})
+	}
+}
+
+// BenchmarkCheckOld checks, through a Set with a DiskCold, copies of events
+// that left memory days ago: 1M events over 10 days, then copies of them
+// below the floor.
+func BenchmarkCheckOld(b *testing.B) {
+	const n = 1_000_000
+	c := newDisk(b, DiskConfig{}, 0)
+	s := mustNew(b, Config{Cold: c})
+	step := 10 * 24 * time.Hour / n
+	buf := make([]byte, 0, 32)
+	for i := range uint64(n) {
+		s.Check("tenant", eventID(buf, i), t0.Add(time.Duration(i)*step), i)
+		if i%4096 == 0 {
+			s.Expire(t0.Add(time.Duration(i) * step))
+		}
+	}
+	s.Expire(t0.Add(10 * 24 * time.Hour))
+	old := uint64(n * 7 / 10) // older than the floor
+	b.ReportAllocs()
+	b.ResetTimer()
+	for k := range b.N {
+		i := uint64(k) * 7919 % old
+		if got := s.Check("tenant", eventID(buf, i), t0.Add(time.Duration(i)*step), i); got != Duplicate {
+			b.Fatalf("old copy %d: %v", i, got)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if err := s.Err(); err != nil {
+		b.Fatal(err)
+	}
+}

@@ -102,8 +102,8 @@ func (s *Set) checkCold(hi, lo uint64, ms int64, d uint64) Result {
 		s.n++
 		s.minT = min(s.minT, ms)
 	case ms >= s.forget:
-		one := [1]Entry{{Key: key, Millis: ms, Digest: uint32(d)}}
-		if err := s.cold.Add(one[:]); err != nil {
+		s.one[0] = Entry{Key: key, Millis: ms, Digest: uint32(d)}
+		if err := s.cold.Add(s.one[:]); err != nil {
 			s.fail(fmt.Errorf("dedup: record an event older than the floor in the cold tier: %w", err))
 		}
 	}

@@ -29,9 +29,10 @@ type Config struct {
 	// accepts behind that watermark: max_event_age in replay, where the
 	// processing clock is the watermark; max_event_age + max_future when
 	// streaming, where the wall clock may trail the watermark by up to
-	// max_future. Zero means DefaultMaxAge, or Retention if that is longer.
-	// Must be ≥ Retention, a whole number of milliseconds and at most
-	// MaxDuration. Without Cold it has no effect.
+	// max_future. Zero means DefaultMaxAge; a value below Retention counts
+	// as Retention (the memory tier already covers that much). Must be ≥ 0,
+	// a whole number of milliseconds and at most MaxDuration. Without Cold
+	// it has no effect.
 	MaxAge time.Duration
 	// Cold, if not nil, is the second tier that makes dedup exact back to
 	// watermark − MaxAge: entries that expire from memory are handed to it
@@ -126,10 +127,11 @@ type Set struct {
 	// check never leaves the in-memory path.
 	cold      Cold
 	maxAge    time.Duration
-	coldBelow int64   // events older than this (ms; the floor) consult cold
-	forget    int64   // entries older than this (ms) are gone for good
-	spill     []Entry // expired entries on their way to cold
-	err       error   // first failure of cold
+	coldBelow int64    // events older than this (ms; the floor) consult cold
+	forget    int64    // entries older than this (ms) are gone for good
+	spill     []Entry  // expired entries on their way to cold
+	one       [1]Entry // the entry of an old event recorded in cold
+	err       error    // first failure of cold
 }
 
 // New returns an empty Set configured by cfg, or every problem with cfg.
@@ -155,10 +157,9 @@ func New(cfg Config) (*Set, error) {
 		cfg.Retention = cfg.Horizon
 	}
 	if cfg.MaxAge == 0 {
-		cfg.MaxAge = max(DefaultMaxAge, cfg.Retention)
-	} else if cfg.MaxAge > 0 && cfg.MaxAge < cfg.Retention {
-		errs = append(errs, fmt.Errorf("max age %v: must be at least the retention %v", cfg.MaxAge, cfg.Retention))
+		cfg.MaxAge = DefaultMaxAge
 	}
+	cfg.MaxAge = max(cfg.MaxAge, cfg.Retention)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -457,7 +457,7 @@ func (c *DiskCold) Lookup(key Key, from, to int64, digest uint32) (Result, error
 	}
 	d := uint64(digest) & digestMask
 	res := NewEvent
-	match := func(e *entry) bool {
+	match := func(e entry) bool {
 		if e.hi != key.Hi || e.lo != key.Lo {
 			return false
 		}
@@ -470,7 +470,7 @@ func (c *DiskCold) Lookup(key Key, from, to int64, digest uint32) (Result, error
 		return false
 	}
 	for i := range c.tail {
-		if match(&c.tail[i]) {
+		if match(c.tail[i]) {
 			return Duplicate, nil
 		}
 	}
@@ -481,7 +481,7 @@ func (c *DiskCold) Lookup(key Key, from, to int64, digest uint32) (Result, error
 		return cmp.Compare(e.lo, k.Lo)
 	})
 	for ; i < len(c.sorted) && c.sorted[i].hi == key.Hi && c.sorted[i].lo == key.Lo; i++ {
-		if match(&c.sorted[i]) {
+		if match(c.sorted[i]) {
 			return Duplicate, nil
 		}
 	}
@@ -507,7 +507,7 @@ func (c *DiskCold) Lookup(key Key, from, to int64, digest uint32) (Result, error
 // match accepted one of its entries. Its entries start in the last block
 // whose first hi is below key.Hi (or block 0) and end before the first
 // larger hi.
-func (c *DiskCold) searchRun(r *run, key Key, match func(*entry) bool) (bool, error) {
+func (c *DiskCold) searchRun(r *run, key Key, match func(entry) bool) (bool, error) {
 	b, _ := slices.BinarySearch(r.index, key.Hi)
 	b = max(b-1, 0)
 	if c.block == nil {
@@ -529,7 +529,7 @@ func (c *DiskCold) searchRun(r *run, key Key, match func(*entry) bool) (bool, er
 				return false, nil
 			}
 			e := entry{hi: hi, lo: binary.LittleEndian.Uint64(p[8:]), meta: binary.LittleEndian.Uint64(p[16:])}
-			if match(&e) {
+			if match(e) {
 				return true, nil
 			}
 		}

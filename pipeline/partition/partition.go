@@ -22,6 +22,7 @@ package partition
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/creditflow/creditflow/pipeline/catalog"
@@ -82,6 +83,13 @@ type Stats struct {
 
 // Processor processes one partition's records in order. It is not safe for
 // concurrent use.
+//
+// It keeps a cache of what it resolved per series (tenant, meter, model):
+// the catalog tenant's start, the meter and model's rates and the window
+// series handle, so that a record of a known series costs one probe of a
+// pointer-keyed table instead of a map lookup per catalog check. Entries
+// are keyed by the decoder's interned strings and dropped all at once when
+// the cache is full (see maxSeriesCache).
 type Processor struct {
 	cfg     Config
 	cat     *catalog.Catalog
@@ -91,7 +99,14 @@ type Processor struct {
 	ev      schemas.UsageEvent
 	maxTime time.Time // highest counted event time
 	stats   Stats
-	sinceGC int
+	cache   seriesCache
+
+	// maxNs is maxTime in Unix nanoseconds, math.MinInt64 while maxTime is
+	// zero; valid only when maxFast is set, i.e. when maxTime is zero or
+	// within the fast range (see fastNanos).
+	maxNs   int64
+	maxFast bool
+	oooNs   int64 // the window out-of-orderness, ≥ 0
 }
 
 // New returns a Processor over the catalog cat.
@@ -123,10 +138,13 @@ func New(cfg Config, cat *catalog.Catalog) (*Processor, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Processor{
+	p := &Processor{
 		cfg: cfg, cat: cat, dec: schemas.NewDecoder(), seen: seen, windows: win,
 		stats: Stats{ByReason: make(map[schemas.Reason]int64, len(schemas.Reasons))},
-	}, nil
+		maxNs: math.MinInt64, maxFast: true,
+	}
+	p.oooNs = int64(max(p.windowOutOfOrder(), 0))
+	return p, nil
 }
 
 // Process handles one record. now is the wall clock (replay passes --now).
@@ -140,46 +158,193 @@ func (p *Processor) Process(rec []byte, now time.Time) Result {
 		}
 		return p.dead(re)
 	}
-	if p.cat.Meter(ev.Meter) == nil {
-		return p.dead(&schemas.RecordError{Field: "meter", Reason: schemas.ReasonUnknownMeter, Detail: fmt.Sprintf("meter %q is not in the catalog", ev.Meter)})
+	s := p.cache.find(ev)
+	if s == nil {
+		var re *schemas.RecordError
+		if s, re = p.resolve(ev); re != nil {
+			return p.dead(re)
+		}
 	}
-	tenant := p.cat.Tenant(ev.Tenant)
-	if tenant == nil {
-		return p.dead(&schemas.RecordError{Field: "tenant", Reason: schemas.ReasonUnknownTenant, Detail: fmt.Sprintf("tenant %q is not in the catalog", ev.Tenant)})
+	ns, ok := fastNanos(ev.Time)
+	nowNs, nowOK := fastNanos(now)
+	if !ok || !nowOK || !p.maxFast {
+		return p.processSlow(ev, s, now)
 	}
-	if limit := now.Add(p.cfg.MaxFuture); ev.Time.After(limit) {
-		return p.dead(&schemas.RecordError{Field: "time", Reason: schemas.ReasonTooFarFuture, Detail: fmt.Sprintf("event time %s is more than %v ahead of %s", ev.Time.Format(time.RFC3339Nano), p.cfg.MaxFuture, now.UTC().Format(time.RFC3339Nano))})
+	// The checks of processSlow on Unix nanoseconds: every instant involved
+	// lies in the fast range, and limits beyond it saturate, which keeps
+	// each comparison's outcome.
+	if ns > satAdd(nowNs, int64(p.cfg.MaxFuture)) {
+		return p.dead(p.tooFarFuture(ev, now))
 	}
-	if clock := p.Clock(now); !clock.IsZero() && ev.Time.Before(clock.Add(-p.cfg.MaxEventAge)) {
-		return p.dead(&schemas.RecordError{Field: "time", Reason: schemas.ReasonTooOld, Detail: fmt.Sprintf("event time %s is more than %v behind the processing clock %s", ev.Time.Format(time.RFC3339Nano), p.cfg.MaxEventAge, clock.Format(time.RFC3339Nano))})
+	clock, hasClock := nowNs, true
+	if p.cfg.WatermarkClock {
+		clock, hasClock = satSub(p.maxNs, p.oooNs), p.maxNs != math.MinInt64
 	}
-	if ev.Time.Before(tenant.Start) {
-		return p.dead(&schemas.RecordError{Field: "time", Reason: schemas.ReasonUnknownTenant, Detail: fmt.Sprintf("event time %s is before tenant %q starts (%s)", ev.Time.Format(time.RFC3339Nano), ev.Tenant, tenant.Start.UTC().Format(time.RFC3339))})
+	if hasClock && ns < satSub(clock, int64(p.cfg.MaxEventAge)) {
+		return p.dead(p.tooOld(ev, p.Clock(now)))
 	}
-	rate, ok := p.cat.Rate(ev.Meter, ev.Model, ev.Time)
+	if ns < s.startNs {
+		return p.dead(p.beforeStart(ev))
+	}
+	rate, ok := s.pricing.AtUnixNano(ns)
 	if !ok {
-		return p.dead(&schemas.RecordError{Field: "model", Reason: schemas.ReasonNoRate, Detail: fmt.Sprintf("no rate for meter %q model %q in force at %s", ev.Meter, ev.Model, ev.Time.Format(time.RFC3339Nano))})
+		return p.dead(noRate(ev))
 	}
 	credits, err := schemas.MulMicros(ev.Quantity, rate)
 	if err != nil {
-		return p.dead(&schemas.RecordError{Field: "quantity", Reason: schemas.ReasonBadQuantity, Detail: fmt.Sprintf("quantity %s × rate %s: credits out of range", ev.Quantity, rate)})
+		return p.dead(creditsOutOfRange(ev, rate))
 	}
-	d := digest(ev)
-	switch p.seen.Check(ev.Tenant, ev.ID, ev.Time, d) {
-	case dedup.Duplicate:
-		p.stats.Duplicates++
-		return Result{Outcome: Duplicate, Event: ev, Digest: d}
-	case dedup.Conflict:
-		p.stats.Duplicates++
-		p.stats.Conflicts++
-		return Result{Outcome: Duplicate, Conflict: true, Event: ev, Digest: d}
+	d := digest(ev, ns)
+	if r, dup := p.check(ev, d); dup {
+		return r
+	}
+	p.stats.Counted++
+	if ns > p.maxNs {
+		p.maxNs, p.maxTime = ns, ev.Time
+	}
+	p.windows.AddSeries(&s.win, &s.key, ns, ev.Quantity, credits)
+	return Result{Outcome: Counted, Event: ev, Credits: credits, Digest: d}
+}
+
+// processSlow finishes Process with time.Time arithmetic, for instants
+// outside the fast range.
+func (p *Processor) processSlow(ev *schemas.UsageEvent, s *series, now time.Time) Result {
+	if limit := now.Add(p.cfg.MaxFuture); ev.Time.After(limit) {
+		return p.dead(p.tooFarFuture(ev, now))
+	}
+	if clock := p.Clock(now); !clock.IsZero() && ev.Time.Before(clock.Add(-p.cfg.MaxEventAge)) {
+		return p.dead(p.tooOld(ev, clock))
+	}
+	if ev.Time.Before(p.cat.Tenant(ev.Tenant).Start) {
+		return p.dead(p.beforeStart(ev))
+	}
+	rate, ok := s.pricing.At(ev.Time)
+	if !ok {
+		return p.dead(noRate(ev))
+	}
+	credits, err := schemas.MulMicros(ev.Quantity, rate)
+	if err != nil {
+		return p.dead(creditsOutOfRange(ev, rate))
+	}
+	d := digest(ev, ev.Time.UnixNano())
+	if r, dup := p.check(ev, d); dup {
+		return r
 	}
 	p.stats.Counted++
 	if ev.Time.After(p.maxTime) {
-		p.maxTime = ev.Time
+		p.setMax(ev.Time)
 	}
-	p.windows.Add(schemas.WindowKey{Tenant: ev.Tenant, Meter: ev.Meter, Model: ev.Model}, ev.Time, ev.Quantity, credits)
+	p.windows.Add(s.key, ev.Time, ev.Quantity, credits)
 	return Result{Outcome: Counted, Event: ev, Credits: credits, Digest: d}
+}
+
+// check asks dedup about ev, and returns the Duplicate result when it is
+// one.
+func (p *Processor) check(ev *schemas.UsageEvent, d uint64) (Result, bool) {
+	switch p.seen.Check(ev.Tenant, ev.ID, ev.Time, d) {
+	case dedup.Duplicate:
+		p.stats.Duplicates++
+		return Result{Outcome: Duplicate, Event: ev, Digest: d}, true
+	case dedup.Conflict:
+		p.stats.Duplicates++
+		p.stats.Conflicts++
+		return Result{Outcome: Duplicate, Conflict: true, Event: ev, Digest: d}, true
+	}
+	return Result{}, false
+}
+
+// resolve looks ev's series up in the catalog, in the documented check
+// order (meter, then tenant), and caches it.
+func (p *Processor) resolve(ev *schemas.UsageEvent) (*series, *schemas.RecordError) {
+	if p.cat.Meter(ev.Meter) == nil {
+		return nil, &schemas.RecordError{Field: "meter", Reason: schemas.ReasonUnknownMeter, Detail: fmt.Sprintf("meter %q is not in the catalog", ev.Meter)}
+	}
+	tenant := p.cat.Tenant(ev.Tenant)
+	if tenant == nil {
+		return nil, &schemas.RecordError{Field: "tenant", Reason: schemas.ReasonUnknownTenant, Detail: fmt.Sprintf("tenant %q is not in the catalog", ev.Tenant)}
+	}
+	return p.cache.insert(series{
+		key:     schemas.WindowKey{Tenant: ev.Tenant, Meter: ev.Meter, Model: ev.Model},
+		startNs: clampedNanos(tenant.Start),
+		pricing: p.cat.Pricing(ev.Meter, ev.Model),
+	}), nil
+}
+
+func (p *Processor) tooFarFuture(ev *schemas.UsageEvent, now time.Time) *schemas.RecordError {
+	return &schemas.RecordError{Field: "time", Reason: schemas.ReasonTooFarFuture, Detail: fmt.Sprintf("event time %s is more than %v ahead of %s", ev.Time.Format(time.RFC3339Nano), p.cfg.MaxFuture, now.UTC().Format(time.RFC3339Nano))}
+}
+
+func (p *Processor) tooOld(ev *schemas.UsageEvent, clock time.Time) *schemas.RecordError {
+	return &schemas.RecordError{Field: "time", Reason: schemas.ReasonTooOld, Detail: fmt.Sprintf("event time %s is more than %v behind the processing clock %s", ev.Time.Format(time.RFC3339Nano), p.cfg.MaxEventAge, clock.Format(time.RFC3339Nano))}
+}
+
+func (p *Processor) beforeStart(ev *schemas.UsageEvent) *schemas.RecordError {
+	tenant := p.cat.Tenant(ev.Tenant)
+	return &schemas.RecordError{Field: "time", Reason: schemas.ReasonUnknownTenant, Detail: fmt.Sprintf("event time %s is before tenant %q starts (%s)", ev.Time.Format(time.RFC3339Nano), ev.Tenant, tenant.Start.UTC().Format(time.RFC3339))}
+}
+
+func noRate(ev *schemas.UsageEvent) *schemas.RecordError {
+	return &schemas.RecordError{Field: "model", Reason: schemas.ReasonNoRate, Detail: fmt.Sprintf("no rate for meter %q model %q in force at %s", ev.Meter, ev.Model, ev.Time.Format(time.RFC3339Nano))}
+}
+
+func creditsOutOfRange(ev *schemas.UsageEvent, rate schemas.Decimal) *schemas.RecordError {
+	return &schemas.RecordError{Field: "quantity", Reason: schemas.ReasonBadQuantity, Detail: fmt.Sprintf("quantity %s × rate %s: credits out of range", ev.Quantity, rate)}
+}
+
+// setMax sets the highest counted event time.
+func (p *Processor) setMax(t time.Time) {
+	p.maxTime = t
+	p.maxNs, p.maxFast = math.MinInt64, true
+	if !t.IsZero() {
+		p.maxNs, p.maxFast = fastNanos(t)
+	}
+}
+
+// The fast range of Process: instants whose Unix seconds lie in
+// [fastMinSec, fastMaxSec] (years 1716 to 2223). Their Unix nanoseconds,
+// and those of the window package and the catalog, are exact.
+const (
+	fastMinSec = -8_000_000_000
+	fastMaxSec = 8_000_000_000
+)
+
+// fastNanos returns t in Unix nanoseconds, and false when t lies outside
+// the fast range.
+func fastNanos(t time.Time) (int64, bool) {
+	sec := t.Unix()
+	if sec < fastMinSec || sec > fastMaxSec {
+		return 0, false
+	}
+	return sec*1e9 + int64(t.Nanosecond()), true
+}
+
+// clampedNanos returns t in Unix nanoseconds, or math.MinInt64 (math.MaxInt64)
+// when t lies before (after) the fast range: for an instant x in the fast
+// range, x.Before(t) exactly when x's nanoseconds < clampedNanos(t).
+func clampedNanos(t time.Time) int64 {
+	switch sec := t.Unix(); {
+	case sec < fastMinSec:
+		return math.MinInt64
+	case sec > fastMaxSec:
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// satAdd returns a + b (b ≥ 0), saturating at math.MaxInt64.
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// satSub returns a − b (b ≥ 0), saturating at math.MinInt64.
+func satSub(a, b int64) int64 {
+	if a < math.MinInt64+b {
+		return math.MinInt64
+	}
+	return a - b
 }
 
 // Remember records a counted event without counting it again: how the
@@ -193,7 +358,7 @@ func (p *Processor) Remember(tenant string, id []byte, t time.Time, digest uint6
 // watermark continues where the stored state left it.
 func (p *Processor) Resume(maxEventTime time.Time) {
 	if maxEventTime.After(p.maxTime) {
-		p.maxTime = maxEventTime
+		p.setMax(maxEventTime)
 	}
 }
 
@@ -250,37 +415,64 @@ func (p *Processor) Flush(out []schemas.WindowTotal) []schemas.WindowTotal {
 // Stats returns the outcome counts so far.
 func (p *Processor) Stats() Stats { return p.stats }
 
-// digest is a 64-bit FNV-1a over the content that decides a conflicting
-// duplicate: meter, model, quantity, event time and properties.
-func digest(ev *schemas.UsageEvent) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	mix := func(b []byte) {
-		for _, c := range b {
-			h ^= uint64(c)
-			h *= prime
-		}
-		h ^= 0xff // field separator
-		h *= prime
-	}
-	mixString := func(s string) {
-		for i := 0; i < len(s); i++ {
-			h ^= uint64(s[i])
-			h *= prime
-		}
-		h ^= 0xff
-		h *= prime
-	}
-	mixInt := func(v int64) {
-		for i := 0; i < 8; i++ {
-			h ^= uint64(byte(v >> (8 * i)))
-			h *= prime
-		}
-	}
-	mixString(ev.Meter)
-	mixString(ev.Model)
-	mixInt(int64(ev.Quantity))
-	mixInt(ev.Time.UnixNano())
-	mix(ev.Properties)
+// digest is a 64-bit hash of the content that decides a conflicting
+// duplicate: meter, model, quantity, event time (ns, Unix nanoseconds) and
+// properties. It is deterministic across processes (digests are stored with
+// the events and fed back through Remember): each field, its length first,
+// is absorbed in 8-byte little-endian words by a multiply and xor-shift
+// step, then the state is finalized.
+func digest(ev *schemas.UsageEvent, ns int64) uint64 {
+	h := uint64(digestSeed)
+	h = absorb(h, ev.Meter)
+	h = absorb(h, ev.Model)
+	h = step(h, uint64(ev.Quantity))
+	h = step(h, uint64(ns))
+	h = absorb(h, ev.Properties)
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
 	return h
+}
+
+const (
+	digestSeed = 0x243f6a8885a308d3
+	digestMul  = 0x9fb21c651e98df25
+)
+
+// step absorbs one word: a bijection of h for a fixed w, and of w for a
+// fixed h.
+func step(h, w uint64) uint64 {
+	h = (h ^ w) * digestMul
+	return h ^ h>>29
+}
+
+// absorb absorbs len(p) and then p in 8-byte little-endian words, the last
+// one zero-padded.
+func absorb[T string | []byte](h uint64, p T) uint64 {
+	h = step(h, uint64(len(p)))
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		h = step(h, le64(p[i:i+8]))
+	}
+	if i < len(p) {
+		var w uint64
+		if len(p) >= 8 {
+			// The last 8 bytes, shifted so that only the unread ones remain.
+			w = le64(p[len(p)-8:]) >> (64 - 8*(len(p)-i))
+		} else {
+			for j := len(p) - 1; j >= i; j-- {
+				w = w<<8 | uint64(p[j])
+			}
+		}
+		h = step(h, w)
+	}
+	return h
+}
+
+func le64[T string | []byte](p T) uint64 {
+	_ = p[7]
+	return uint64(p[0]) | uint64(p[1])<<8 | uint64(p[2])<<16 | uint64(p[3])<<24 |
+		uint64(p[4])<<32 | uint64(p[5])<<40 | uint64(p[6])<<48 | uint64(p[7])<<56
 }

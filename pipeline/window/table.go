@@ -1,20 +1,21 @@
 package window
 
 import (
-	"hash/maphash"
+	"math/rand/v2"
 
 	"github.com/creditflow/creditflow/schemas"
 )
 
-// slotKey identifies one window of one series. It is comparable and holds
-// the caller's strings as they are: nothing is built per event.
+// slotKey identifies one window of one series: the series by its id in the
+// Windows' registry (never 0), the window by its start.
 type slotKey struct {
-	schemas.WindowKey
+	sid   int32 // series id, ≥ 1
 	start int64 // unix ns
 }
 
 // entry is one window's running total, stored inline in the table so that
-// an Add touches one place in memory: 88 bytes, the hash and the key first.
+// an Add touches one place in memory: 48 bytes without pointers (the
+// garbage collector never scans the table), the hash and the key first.
 type entry struct {
 	hash    uint64 // of key; 0 marks an empty slot
 	key     slotKey
@@ -44,17 +45,13 @@ func newTable(track bool) table {
 
 // hasher hashes slot keys with a per-process seed: the table is never
 // persisted, so the hash need not be stable.
-type hasher struct{ tenant, meter, model maphash.Seed }
+type hasher struct{ seed uint64 }
 
-func newHasher() hasher {
-	return hasher{maphash.MakeSeed(), maphash.MakeSeed(), maphash.MakeSeed()}
-}
+func newHasher() hasher { return hasher{rand.Uint64()} }
 
 func (s *hasher) hash(k *slotKey) uint64 {
-	h := maphash.String(s.tenant, k.Tenant) ^
-		maphash.String(s.meter, k.Meter)*0x9e3779b97f4a7c15 ^
-		maphash.String(s.model, k.Model)*0xc2b2ae3d27d4eb4f ^
-		uint64(k.start)*0x165667b19e3779f9
+	h := (uint64(k.start) ^ s.seed) * 0x9e3779b97f4a7c15
+	h ^= uint64(uint32(k.sid)) * 0xc2b2ae3d27d4eb4f
 	h ^= h >> 32
 	h *= 0xd6e8feb86659fd93
 	h ^= h >> 29
@@ -140,4 +137,19 @@ func (t *table) reset() {
 	}
 	t.used = t.used[:0]
 	t.n = 0
+}
+
+// mark sets live[sid] for every series that has an entry in t.
+func (t *table) mark(live []bool) {
+	if t.track {
+		for _, i := range t.used {
+			live[t.slots[i].key.sid] = true
+		}
+		return
+	}
+	for i := range t.slots {
+		if t.slots[i].hash != 0 {
+			live[t.slots[i].key.sid] = true
+		}
+	}
 }

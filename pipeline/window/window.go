@@ -67,6 +67,14 @@ type Windows struct {
 	widthNs           int64
 
 	hash     hasher
+	series   []schemas.WindowKey         // series registry by id; id 0 is unused
+	reg      map[schemas.WindowKey]int32 // registered series by key
+	free     []int32                     // ids of reclaimed series, for reuse
+	epoch    uint32                      // bumped by every reclaim; handles of an older epoch are stale
+	reclaim  int                         // reclaim unreferenced series when this many are registered
+	live     []bool                      // scratch for reclaiming
+	lastWin  int64                       // [lastWin, lastEnd) is the window of the latest startOf (a cache); empty at first
+	lastEnd  int64
 	open     table // windows not yet emitted
 	late     table // pending corrections, by window
 	minStart int64 // ≤ the start of every open window
@@ -106,6 +114,10 @@ func New(cfg Config) (*Windows, error) {
 		outOfOrder: cfg.OutOfOrder,
 		widthNs:    int64(cfg.Width),
 		hash:       newHasher(),
+		series:     make([]schemas.WindowKey, 1, 64),
+		reg:        make(map[schemas.WindowKey]int32),
+		epoch:      1,
+		reclaim:    minReclaim,
 		open:       newTable(false),
 		late:       newTable(true),
 		minStart:   math.MaxInt64,
@@ -136,13 +148,21 @@ func nanos(t time.Time) int64 {
 	return sec*1e9 + int64(t.Nanosecond())
 }
 
-func (w *Windows) startOf(t time.Time) int64 {
-	ns := nanos(t)
+func (w *Windows) startOf(t time.Time) int64 { return w.startOfNanos(nanos(t)) }
+
+// startOfNanos returns the start of the window that holds ns, which lies in
+// [minNanos, maxNanos].
+func (w *Windows) startOfNanos(ns int64) int64 {
+	if ns >= w.lastWin && ns < w.lastEnd { // most events fall in the latest window
+		return w.lastWin
+	}
 	q := ns / w.widthNs
 	if ns%w.widthNs < 0 {
 		q--
 	}
-	return q * w.widthNs
+	w.lastWin = q * w.widthNs
+	w.lastEnd = w.lastWin + w.widthNs
+	return w.lastWin
 }
 
 // Add counts one event of series key at event time t. If the window of t
@@ -157,8 +177,104 @@ func (w *Windows) startOf(t time.Time) int64 {
 // several rows that add up to its total.
 //
 // Event times before 1684 or after 2255 are clamped to those years.
+//
+// Add looks the series up by key, hashing its three strings; a caller that
+// adds many events of a series keeps a Series handle and calls AddSeries.
 func (w *Windows) Add(key schemas.WindowKey, t time.Time, quantity, credits schemas.Micros) {
-	k := slotKey{key, w.startOf(t)}
+	w.add(w.Series(key).id, nanos(t), quantity, credits)
+}
+
+// Series is a handle on the series of windows of one WindowKey in one
+// Windows, for AddSeries: it spares hashing the key's strings per event.
+// Get one from Windows.Series, or start from the zero Series, which
+// AddSeries resolves on first use. A handle goes stale when its series has
+// had no window for a while and the Windows reclaimed it (so that the
+// registry of series stays bounded by the windows held, whatever the
+// variety of keys); AddSeries then resolves it again. A Series must not be
+// used with another Windows.
+type Series struct {
+	id    int32
+	epoch uint32
+}
+
+// minReclaim is the number of registered series below which nothing is
+// reclaimed.
+const minReclaim = 1 << 16
+
+// Series returns the handle of key's series, registering the series if
+// needed. It looks up a map; registering may allocate, and when many series
+// are registered it first reclaims those without a window (in time
+// proportional to the tables, amortized over as many registrations).
+func (w *Windows) Series(key schemas.WindowKey) Series {
+	id, ok := w.reg[key]
+	if !ok {
+		id = w.register(key)
+	}
+	return Series{id: id, epoch: w.epoch}
+}
+
+func (w *Windows) register(key schemas.WindowKey) int32 {
+	if len(w.series)-1-len(w.free) >= w.reclaim {
+		w.reclaimSeries()
+	}
+	var id int32
+	if n := len(w.free); n > 0 {
+		id = w.free[n-1]
+		w.free = w.free[:n-1]
+		w.series[id] = key
+	} else {
+		id = int32(len(w.series))
+		w.series = append(w.series, key)
+	}
+	w.reg[key] = id
+	return id
+}
+
+// reclaimSeries unregisters every series that has neither an open window
+// nor a pending correction (set-aside rows hold their key themselves) and
+// makes every handle stale.
+func (w *Windows) reclaimSeries() {
+	if cap(w.live) < len(w.series) {
+		w.live = make([]bool, len(w.series), 2*len(w.series))
+	}
+	live := w.live[:len(w.series)]
+	w.open.mark(live)
+	w.late.mark(live)
+	w.free = w.free[:0]
+	kept := 0
+	for id := len(w.series) - 1; id >= 1; id-- { // reversed, so that low ids are reused first
+		if live[id] {
+			kept++
+			continue
+		}
+		if cur, ok := w.reg[w.series[id]]; ok && cur == int32(id) {
+			delete(w.reg, w.series[id])
+		}
+		w.series[id] = schemas.WindowKey{}
+		w.free = append(w.free, int32(id))
+	}
+	clear(live)
+	w.live = live[:0]
+	w.epoch++
+	w.reclaim = max(minReclaim, 2*kept)
+}
+
+// AddSeries is Add for the series of key, resolved in *s: it counts one
+// event at event time t given in Unix nanoseconds (time.Time.UnixNano),
+// clamped like Add's. key must be the key *s was resolved from; when *s is
+// the zero Series or stale, AddSeries resolves key and updates *s. For
+// times outside 1678–2262, which UnixNano cannot represent, use Add. Adding
+// to an existing window does not allocate.
+func (w *Windows) AddSeries(s *Series, key *schemas.WindowKey, t int64, quantity, credits schemas.Micros) {
+	if s.epoch != w.epoch {
+		*s = w.Series(*key)
+	}
+	w.add(s.id, min(max(t, minNanos), maxNanos), quantity, credits)
+}
+
+// add counts one event of series id at t (ns, clamped).
+func (w *Windows) add(id int32, t int64, quantity, credits schemas.Micros) {
+	k := slotKey{id, w.startOfNanos(t)}
 	h := w.hash.hash(&k)
 	late := k.start+w.widthNs <= w.wm
 	var e *entry
@@ -183,7 +299,7 @@ func overflows(a, b, s schemas.Micros) bool { return (a^s)&(b^s) < 0 }
 // row returns the total held by e.
 func (w *Windows) row(e *entry, late bool) schemas.WindowTotal {
 	return schemas.WindowTotal{
-		WindowKey: e.key.WindowKey,
+		WindowKey: w.series[e.key.sid],
 		Start:     time.Unix(0, e.key.start).UTC(),
 		End:       time.Unix(0, e.key.start+w.widthNs).UTC(),
 		Events:    e.events,

@@ -461,7 +461,7 @@ func TestTableDeleteWraps(t *testing.T) {
 				home = uint64(rng.IntN(4))
 			}
 			h := uint64(1+rng.IntN(1<<20))<<32 | home // nonzero; home slot in the low bits
-			k := slotKey{schemas.WindowKey{Tenant: fmt.Sprint("t", i)}, int64(rng.IntN(5)) * int64(time.Minute)}
+			k := slotKey{w.Series(schemas.WindowKey{Tenant: fmt.Sprint("t", i)}).id, int64(rng.IntN(5)) * int64(time.Minute)}
 			e := w.open.get(&k, h)
 			e.events = 1
 			w.minStart = min(w.minStart, k.start)
@@ -478,15 +478,15 @@ func TestTableDeleteWraps(t *testing.T) {
 		}
 		for _, it := range items {
 			due := it.k.start <= limit
-			if due != emitted[it.k.Tenant] {
-				t.Fatalf("round %d: %s (start %d, limit %d) emitted %v", round, it.k.Tenant, it.k.start, limit, emitted[it.k.Tenant])
+			if due != emitted[w.series[it.k.sid].Tenant] {
+				t.Fatalf("round %d: %s (start %d, limit %d) emitted %v", round, w.series[it.k.sid].Tenant, it.k.start, limit, emitted[w.series[it.k.sid].Tenant])
 			}
 			if due {
 				continue
 			}
 			n := w.open.n
 			if e := w.open.get(&it.k, it.h); e.events != 1 || w.open.n != n {
-				t.Fatalf("round %d: %s lost after deletions", round, it.k.Tenant)
+				t.Fatalf("round %d: %s lost after deletions", round, w.series[it.k.sid].Tenant)
 			}
 		}
 		if len(rows)+w.open.n != len(items) {

@@ -1,0 +1,67 @@
+package billing
+
+import (
+	"testing"
+	"time"
+
+	"github.com/creditflow/creditflow/pipeline/alert"
+	"github.com/creditflow/creditflow/pipeline/catalog"
+	"github.com/creditflow/creditflow/pipeline/loadgen"
+	"github.com/creditflow/creditflow/pipeline/partition"
+)
+
+// BenchmarkCoreWithAlerts runs the core mix of BenchmarkCore (10k tenants,
+// 2 % duplicates, 5 % out of order) through the partition processor and
+// then, per counted event, through the book: ledger, thresholds, caps and
+// entitlements ("thresholds"), plus runaway detection ("runaway"). Compare
+// with "core" to see what live alerting costs per event.
+func BenchmarkCoreWithAlerts(b *testing.B) {
+	cfg := loadgen.Config{Seed: 11, Events: 200_000, Tenants: 10000, Duplicates: 0.02, OutOfOrder: 0.05, Rate: 20000}
+	cat, err := catalog.Parse("generated.yaml", loadgen.CatalogYAML(cfg))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := loadgen.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var recs [][]byte
+	for {
+		r, ok := g.Next(nil)
+		if !ok {
+			break
+		}
+		recs = append(recs, r)
+	}
+	now := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+	for _, mode := range []string{"core", "thresholds", "runaway"} {
+		b.Run(mode, func(b *testing.B) {
+			var p *partition.Processor
+			var book *Book
+			var out Output
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if i%len(recs) == 0 {
+					b.StopTimer()
+					if p, err = partition.New(partition.Config{WatermarkClock: true}, cat); err != nil {
+						b.Fatal(err)
+					}
+					if book, err = New(Config{NoRunaway: mode != "runaway"}, cat); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				r := p.Process(recs[i%len(recs)], now)
+				if r.Outcome != partition.Counted || mode == "core" {
+					continue
+				}
+				ev := r.Event
+				if err := book.Count(alert.Usage{Tenant: ev.Tenant, Meter: ev.Meter, Model: ev.Model, Time: ev.Time, Credits: r.Credits}, &out); err != nil {
+					b.Fatal(err)
+				}
+				out.Reset()
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
