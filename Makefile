@@ -59,10 +59,6 @@ streambench: build ## streaming throughput (10M events, raw events stored) and l
 services: ## install and start Kafka and ClickHouse under build/services
 	@./.ci/services.sh
 
-.PHONY: streambench
-streambench: build ## streaming throughput (10M events, raw events stored) and latency vs a raw-insert baseline; needs the services
-	@./deploy/streambench.sh
-
 .PHONY: services-stop
 services-stop: ## stop the local Kafka and ClickHouse
 	-@./deploy/kafka.sh stop

@@ -58,7 +58,7 @@ say "What landed"
 ch "SELECT count() AS windows, sum(events) AS events, sum(credits) AS credits FROM window_totals"
 ch "SELECT tenant, sum(events) AS events, sum(credits) AS credits FROM window_totals GROUP BY tenant ORDER BY credits DESC LIMIT 5"
 ch "SELECT type, count() AS alerts FROM alerts FINAL GROUP BY type ORDER BY type"
-ch "SELECT id, time, rate_per_minute, baseline_per_minute FROM alerts FINAL WHERE type = 'runaway' ORDER BY time LIMIT 5" || true
+ch "SELECT id, time, rate_per_minute_micros / 1e6 AS credits_per_min_now, baseline_per_minute_micros / 1e6 AS baseline, driver_meters, driver_models FROM alerts FINAL WHERE type = 'runaway' ORDER BY time LIMIT 5"
 ch "SELECT count() AS period_closes FROM period_closes"
 
 say "Close preview for $RUNAWAY, this month (creditflow close --dry-run)"

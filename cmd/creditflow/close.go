@@ -159,13 +159,16 @@ func printCloses(e *env, cat *catalog.Catalog, sink *fileSink, keep func(schemas
 		return closes[i].PeriodStart.Before(closes[j].PeriodStart)
 	})
 	shown := 0
-	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	for _, c := range closes {
 		if !keep(c) {
 			continue
 		}
 		shown++
-		fmt.Fprintf(w, "\ntenant %s  plan %s  period %s – %s  (%s)\t\n", c.Tenant, c.Plan,
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "\ntenant %s  plan %s  period %s – %s  (%s)\n", c.Tenant, c.Plan,
 			c.PeriodStart.Format(time.RFC3339), c.PeriodEnd.Format(time.RFC3339), c.Currency)
 		fmt.Fprintf(w, "  rollover in\t%s\t  included\t%s\t  grants\t%s\t  available\t%s\t\n",
 			c.RolloverIn, c.Included, c.GrantCreditsAvailable, c.Available)
@@ -173,6 +176,9 @@ func printCloses(e *env, cat *catalog.Catalog, sink *fileSink, keep func(schemas
 			c.Consumed, c.Overage, c.BillableOverage, c.UncollectedOverage)
 		fmt.Fprintf(w, "  rollover out\t%s\t  expired\t%s\t  recognized\t%s\t  deferred\t%s\t\n",
 			c.RolloverOut, c.ExpiredCredits, c.RecognizedRevenue.StringFixed(d), c.DeferredRevenueEnd.StringFixed(d))
+		if err := w.Flush(); err != nil {
+			return err
+		}
 		fmt.Fprintf(w, "  kind\tquantity\tunit price\tamount\tdescription\t\n")
 		for _, l := range lines[c.Tenant+"|"+c.PeriodStart.String()] {
 			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t\n", l.Kind, l.Quantity, l.UnitPrice.StringFixed(d), l.Amount.StringFixed(d), l.Description)
