@@ -3,6 +3,7 @@ package schemas
 import (
 	"encoding/binary"
 	"math/bits"
+	"math/rand/v2"
 	"time"
 )
 
@@ -82,8 +83,10 @@ type Decoder struct {
 	keyBuf   []byte // decoded keys that contain escapes
 	slots    [numSlots]span
 	recent   [64]string // direct-mapped cache in front of interned, for meters and models
-	errOff   int        // offset of the syntax error
-	errMsg   string     // what the syntax error is
+	tenants  internFront
+	minute   minuteCache
+	errOff   int    // offset of the syntax error
+	errMsg   string // what the syntax error is
 }
 
 // NewDecoder returns a Decoder with an empty intern table.
@@ -294,6 +297,9 @@ func quickKey(b []byte, ks int, mode uint8) (slot, end int) {
 // Detail set (Record is left for the caller). On error ev holds no useful
 // value. See Decoder for how long ev's byte slices stay valid.
 func (d *Decoder) DecodeUsage(b []byte, ev *UsageEvent) error {
+	if d.usageFast(b, ev) {
+		return nil
+	}
 	*ev = UsageEvent{}
 	if !d.scanDocument(b, modeUsageTop) {
 		return d.syntaxError()
@@ -308,6 +314,268 @@ func (d *Decoder) DecodeUsage(b []byte, ev *UsageEvent) error {
 		return re
 	}
 	return nil
+}
+
+// Recognized keys of the native form, with their closing quote, as
+// little-endian words (quantity and properties: their first 8 bytes).
+const (
+	wordID       = 0x226469         // id"
+	wordTenant   = 0x22746e616e6574 // tenant"
+	wordMeter    = 0x22726574656d   // meter"
+	wordModel    = 0x226c65646f6d   // model"
+	wordTime     = 0x22656d6974     // time"
+	wordQuantity = 0x797469746e617571
+	wordProperti = 0x69747265706f7270
+)
+
+// nativeKey recognizes a native key with its closing quote at b[ks:] and
+// returns its slot and the offset of the quote, or end -1 when quickKey
+// must look (another key, or one near the end of b).
+func nativeKey(b []byte, ks int) (slot, end int) {
+	if len(b)-ks < 12 {
+		return -1, -1
+	}
+	w := binary.LittleEndian.Uint64(b[ks:])
+	switch byte(w) {
+	case 'i':
+		if w&(1<<24-1) == wordID {
+			return slotID, ks + 2
+		}
+	case 't':
+		if w&(1<<56-1) == wordTenant {
+			return slotTenant, ks + 6
+		}
+		if w&(1<<40-1) == wordTime {
+			return slotTime, ks + 4
+		}
+	case 'm':
+		if w&(1<<48-1) == wordMeter {
+			return slotMeter, ks + 5
+		}
+		if w&(1<<48-1) == wordModel {
+			return slotModel, ks + 5
+		}
+	case 'q':
+		if w == wordQuantity && b[ks+8] == '"' {
+			return slotQuantity, ks + 8
+		}
+	case 'p':
+		if w == wordProperti && b[ks+8] == 'e' && b[ks+9] == 's' && b[ks+10] == '"' {
+			return slotProperties, ks + 10
+		}
+	}
+	return -1, -1
+}
+
+// plainString scans string content starting at b[i] (just past the opening
+// quote) and returns the offset of the closing quote, or -1 when the string
+// has a byte other than printable ASCII before it (an escape, a control
+// character, UTF-8) or is unterminated: then str must judge it.
+func plainString(b []byte, i int) int {
+	for ; len(b)-i >= 8; i += 8 {
+		if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			if j := i + bits.TrailingZeros64(m)>>3; b[j] == '"' {
+				return j
+			}
+			return -1
+		}
+	}
+	for ; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i
+		case c < 0x20 || c == '\\' || c >= 0x80:
+			return -1
+		}
+	}
+	return -1
+}
+
+// stringValue scans the string value at b[i] == '"' and returns the offset
+// of its closing quote, or -1 when it is not a valid string without
+// escapes.
+func (d *Decoder) stringValue(b []byte, i int) int {
+	e := plainString(b, i+1)
+	if e < 0 {
+		var esc, ok bool
+		if e, esc, ok = d.str(b, i+1); !ok || esc {
+			return -1
+		}
+	}
+	return e
+}
+
+// Bits of the native fields in usageFast's seen set.
+const requiredNative = 1<<slotID | 1<<slotTenant | 1<<slotMeter | 1<<slotQuantity | 1<<slotTime
+
+// usageFast decodes the common record in one pass: the native form, its
+// recognized keys unique and without escapes, id, tenant, meter and model
+// strings without escapes, every field valid. It reports false for anything
+// else, leaving ev undefined, and then DecodeUsage decides on the general
+// path, which also picks the error. So usageFast accepts only records that
+// the general path accepts, and fills ev as it would.
+func (d *Decoder) usageFast(b []byte, ev *UsageEvent) bool {
+	i := 0
+	if len(b) == 0 || b[0] != '{' {
+		if i = skipWS(b, 0); i >= len(b) || b[i] != '{' {
+			return false
+		}
+	}
+	i = skipWS(b, i+1)
+	var (
+		seen              uint32
+		id, tenant, meter []byte
+		model, props      []byte
+		qty               Micros
+		t                 time.Time
+		ok                bool
+	)
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return false // the empty object lacks the required fields
+		}
+		ks := i + 1
+		slot, ke := nativeKey(b, ks)
+		if ke < 0 {
+			if slot, ke = quickKey(b, ks, modeUsageTop); ke < 0 {
+				// Not a recognized key as it stands: an unknown key, or an
+				// escaped one that may decode to a recognized key.
+				if ke = plainString(b, ks); ke < 0 {
+					return false
+				}
+			}
+		}
+		if i = ke + 1; i >= len(b) || b[i] != ':' {
+			if i = skipWS(b, i); i >= len(b) || b[i] != ':' {
+				return false
+			}
+		}
+		if i = skipWS(b, i+1); i >= len(b) {
+			return false
+		}
+		if slot >= 0 {
+			if seen&(1<<slot) != 0 {
+				return false
+			}
+			seen |= 1 << slot
+		}
+		e := -1
+		switch slot {
+		case slotID, slotTenant, slotMeter, slotTime:
+			if b[i] != '"' {
+				return false
+			}
+			if e = d.stringValue(b, i); e < 0 {
+				return false
+			}
+			v := b[i+1 : e]
+			e++
+			switch slot {
+			case slotID:
+				if uint(len(v))-1 >= MaxKeyLen {
+					return false
+				}
+				id = v
+			case slotTenant:
+				if uint(len(v))-1 >= MaxKeyLen || !tenantChars(v) {
+					return false
+				}
+				tenant = v
+			case slotMeter:
+				if uint(len(v))-1 >= MaxKeyLen {
+					return false
+				}
+				meter = v
+			default:
+				if t, ok = d.minute.parse(v); !ok {
+					return false
+				}
+			}
+		case slotModel:
+			switch b[i] {
+			case '"':
+				if e = d.stringValue(b, i); e < 0 || e-i-1 > MaxKeyLen {
+					return false
+				}
+				model = b[i+1 : e]
+				e++
+			case 'n':
+				if len(b)-i < 4 || string(b[i:i+4]) != "null" {
+					return false
+				}
+				e = i + 4
+			default:
+				return false
+			}
+		case slotQuantity:
+			if b[i] == '"' {
+				if e = d.stringValue(b, i); e < 0 {
+					return false
+				}
+				if qty, ok = plainMicros(b[i+1 : e]); !ok {
+					return false
+				}
+				e++
+			} else {
+				if e, ok = d.number(b, i); !ok {
+					return false
+				}
+				if qty, ok = plainMicros(b[i:e]); !ok {
+					return false
+				}
+			}
+		case slotProperties:
+			switch b[i] {
+			case '{':
+				if e, ok = d.object(b, i, 2, modeSkip); !ok {
+					return false
+				}
+				props = b[i:e]
+			case 'n':
+				if len(b)-i < 4 || string(b[i:i+4]) != "null" {
+					return false
+				}
+				e = i + 4
+			default:
+				return false
+			}
+		case slotSpec:
+			return false // the CloudEvents form
+		default: // an unknown key, or subject, type or data, which the native form ignores
+			if e, _, _, ok = d.value(b, i, 1, modeSkip); !ok {
+				return false
+			}
+		}
+		if i = skipWS(b, e); i >= len(b) {
+			return false
+		}
+		if b[i] == ',' {
+			i = skipWS(b, i+1)
+			continue
+		}
+		if b[i] != '}' {
+			return false
+		}
+		break
+	}
+	if i+1 != len(b) && skipWS(b, i+1) != len(b) {
+		return false
+	}
+	if seen&requiredNative != requiredNative {
+		return false
+	}
+	// Valid: intern only now, as the general path would.
+	ev.ID = id
+	ev.Tenant = d.internTenant(tenant)
+	ev.Meter = d.internRecent(meter)
+	ev.Model = ""
+	if len(model) > 0 {
+		ev.Model = d.internRecent(model)
+	}
+	ev.Quantity = qty
+	ev.Time = t
+	ev.Properties = props
+	return true
 }
 
 func (d *Decoder) native(b []byte, ev *UsageEvent) *RecordError {
@@ -575,8 +843,15 @@ func (d *Decoder) properties(b []byte, sp *span, field string) ([]byte, *RecordE
 
 // intern returns v as a string, reusing the copy kept from an earlier call.
 func (d *Decoder) intern(v []byte) string {
+	s, _ := d.internKept(v)
+	return s
+}
+
+// internKept is intern that also reports whether the string is kept in the
+// intern table.
+func (d *Decoder) internKept(v []byte) (string, bool) {
 	if s, ok := d.interned[string(v)]; ok {
-		return s
+		return s, true
 	}
 	s := string(v)
 	if d.interned == nil {
@@ -584,8 +859,101 @@ func (d *Decoder) intern(v []byte) string {
 	}
 	if len(d.interned) < InternLimit {
 		d.interned[s] = s
+		return s, true
+	}
+	return s, false
+}
+
+// internTenant is intern for tenants, through the open-addressing front
+// table d.tenants, which holds interned tenants only.
+func (d *Decoder) internTenant(v []byte) string {
+	f := &d.tenants
+	if f.slots == nil {
+		f.slots = make([]frontSlot, 1024)
+		f.seed = rand.Uint64()
+	}
+	h := frontHash(v, f.seed)
+	mask := len(f.slots) - 1
+	i := int(h) & mask
+	for range maxFrontProbe {
+		s := &f.slots[i]
+		if s.h == h && s.s == string(v) {
+			return s.s
+		}
+		if s.h == 0 {
+			break
+		}
+		i = (i + 1) & mask
+	}
+	s, kept := d.internKept(v)
+	if kept {
+		f.insert(h, s)
 	}
 	return s
+}
+
+// internFront is an open-addressing table (linear probing, load ≤ 1/2) of
+// interned strings with their hashes, which answers most intern lookups of
+// a hot field in a few instructions. A lookup probes at most maxFrontProbe
+// slots, so that keys chosen to collide cost no more than a map lookup.
+type internFront struct {
+	slots []frontSlot // power-of-two length; nil until first used
+	n     int
+	seed  uint64
+}
+
+type frontSlot struct {
+	h uint64 // hash of s; 0 marks an empty slot
+	s string
+}
+
+const maxFrontProbe = 8
+
+// insert adds s with hash h, unless its probe run is too long.
+func (f *internFront) insert(h uint64, s string) {
+	if (f.n+1)*2 > len(f.slots) {
+		old := f.slots
+		f.slots = make([]frontSlot, 2*len(old))
+		f.n = 0
+		for _, o := range old {
+			if o.h != 0 {
+				f.insert(o.h, o.s)
+			}
+		}
+	}
+	mask := len(f.slots) - 1
+	i := int(h) & mask
+	for range maxFrontProbe {
+		if f.slots[i].h == 0 {
+			f.slots[i] = frontSlot{h, s}
+			f.n++
+			return
+		}
+		i = (i + 1) & mask
+	}
+}
+
+// frontHash hashes v with seed: 8-byte words, each absorbed by a multiply
+// and xor-shift, the length first. The result is never 0.
+func frontHash(v []byte, seed uint64) uint64 {
+	const m = 0xbf58476d1ce4e5b9
+	h := (seed ^ uint64(len(v))) * m
+	for len(v) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(v)) * m
+		h ^= h >> 31
+		v = v[8:]
+	}
+	if len(v) > 0 {
+		var w uint64
+		for i := len(v) - 1; i >= 0; i-- {
+			w = w<<8 | uint64(v[i])
+		}
+		h = (h ^ w) * m
+		h ^= h >> 31
+	}
+	h *= 0x94d049bb133111eb
+	h ^= h >> 32
+	return h | 1
 }
 
 // internRecent is intern for fields with few distinct values (meters and

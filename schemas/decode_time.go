@@ -1,6 +1,9 @@
 package schemas
 
-import "time"
+import (
+	"encoding/binary"
+	"time"
+)
 
 // parseRFC3339 parses YYYY-MM-DDTHH:MM:SS[.fraction](Z|±hh:mm) as RFC 3339
 // section 5.6 defines it: T and Z in either case, a fraction of 1–9 digits,
@@ -10,38 +13,59 @@ import "time"
 // as RFC 3339 UTC ("0000-01-01T00:00:00+01:00" is refused). It does not
 // allocate.
 func parseRFC3339(s []byte) (time.Time, bool) {
-	if len(s) < len("2006-01-02T15:04:05Z") {
+	base, ok := parseMinute(s)
+	if !ok {
 		return time.Time{}, false
+	}
+	return parseRest(s, base)
+}
+
+// parseMinute parses the leading YYYY-MM-DDTHH:MM of a timestamp of at
+// least the shortest valid length and returns it in seconds from the Unix
+// epoch, as if it were UTC.
+func parseMinute(s []byte) (int64, bool) {
+	if len(s) < len("2006-01-02T15:04:05Z") {
+		return 0, false
 	}
 	// Digits as byte values 0–9; anything else wraps to ≥ 10.
 	y0, y1, y2, y3 := s[0]-'0', s[1]-'0', s[2]-'0', s[3]-'0'
 	mo0, mo1, d0, d1 := s[5]-'0', s[6]-'0', s[8]-'0', s[9]-'0'
-	h0, h1, mi0, mi1, s0, s1 := s[11]-'0', s[12]-'0', s[14]-'0', s[15]-'0', s[17]-'0', s[18]-'0'
-	if max(y0, y1, y2, y3, mo0, mo1, d0, d1, h0, h1, mi0, mi1, s0, s1) > 9 ||
-		s[4] != '-' || s[7] != '-' || s[10]|0x20 != 't' || s[13] != ':' || s[16] != ':' {
-		return time.Time{}, false
+	h0, h1, mi0, mi1 := s[11]-'0', s[12]-'0', s[14]-'0', s[15]-'0'
+	if max(y0, y1, y2, y3, mo0, mo1, d0, d1, h0, h1, mi0, mi1) > 9 ||
+		s[4] != '-' || s[7] != '-' || s[10]|0x20 != 't' || s[13] != ':' {
+		return 0, false
 	}
 	year := int(y0)*1000 + int(y1)*100 + int(y2)*10 + int(y3)
 	month, day := int(mo0)*10+int(mo1), int(d0)*10+int(d1)
-	hour, minute, sec := int(h0)*10+int(h1), int(mi0)*10+int(mi1), int(s0)*10+int(s1)
+	hour, minute := int(h0)*10+int(h1), int(mi0)*10+int(mi1)
 	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
-		hour > 23 || minute > 59 || sec > 59 {
+		hour > 23 || minute > 59 {
+		return 0, false
+	}
+	return daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60), true
+}
+
+// parseRest parses the :SS[.fraction](Z|±hh:mm) that follows the minute
+// that parseMinute returned as base, and returns the instant in UTC.
+func parseRest(s []byte, base int64) (time.Time, bool) {
+	// len(s) ≥ 20, as parseMinute checked.
+	s0, s1 := s[17]-'0', s[18]-'0'
+	if s[16] != ':' || s0 > 5 || s1 > 9 {
 		return time.Time{}, false
 	}
+	sec := int(s0)*10 + int(s1)
 	i := 19
 	nsec := 0
 	if s[i] == '.' {
 		i++
 		j := i
 		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			nsec = nsec*10 + int(s[j]-'0')
 			j++
 		}
 		n := j - i
 		if n == 0 || n > 9 {
 			return time.Time{}, false
-		}
-		for k := i; k < j; k++ {
-			nsec = nsec*10 + int(s[k]-'0')
 		}
 		nsec *= int(pow10[9-n])
 		i = j
@@ -73,11 +97,37 @@ func parseRFC3339(s []byte) (time.Time, bool) {
 	if i != len(s) {
 		return time.Time{}, false
 	}
-	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	secs := base + int64(sec-offset)
 	if secs < minUnix || secs > maxUnix {
 		return time.Time{}, false // an offset moved it out of 0000–9999 in UTC
 	}
 	return time.Unix(secs, int64(nsec)).UTC(), true
+}
+
+// minuteCache remembers the last minute (YYYY-MM-DDTHH:MM, bytes as given)
+// that parseMinute accepted: events of a stream mostly share it, and then
+// only the seconds, fraction and offset are left to parse.
+type minuteCache struct {
+	p0, p1 uint64 // the 16 bytes, little-endian
+	base   int64  // as parseMinute returned it
+	set    bool
+}
+
+// parse is parseRFC3339 through the cache.
+func (c *minuteCache) parse(s []byte) (time.Time, bool) {
+	if len(s) < len("2006-01-02T15:04:05Z") {
+		return time.Time{}, false
+	}
+	p0, p1 := binary.LittleEndian.Uint64(s), binary.LittleEndian.Uint64(s[8:])
+	if c.set && p0 == c.p0 && p1 == c.p1 {
+		return parseRest(s, c.base)
+	}
+	base, ok := parseMinute(s)
+	if !ok {
+		return time.Time{}, false
+	}
+	c.p0, c.p1, c.base, c.set = p0, p1, base, true
+	return parseRest(s, base)
 }
 
 // The first and last second of years 0000–9999 in UTC, as Unix times.

@@ -44,10 +44,17 @@ type alertsConfig struct {
 }
 
 type kafkaConfig struct {
-	Brokers    []string  `yaml:"brokers"`   // seed brokers; default 127.0.0.1:9092
-	ClientID   string    `yaml:"client_id"` // default creditflow
-	Group      string    `yaml:"group"`     // consumer group; default creditflow
-	Partitions int32     `yaml:"partitions"`
+	Brokers    []string `yaml:"brokers"`   // seed brokers; default 127.0.0.1:9092
+	ClientID   string   `yaml:"client_id"` // default creditflow
+	Group      string   `yaml:"group"`     // consumer group; default creditflow
+	Partitions int32    `yaml:"partitions"`
+	// SessionTimeout is how long the group waits for a silent member
+	// before moving its partitions; zero means franz-go's 45s.
+	SessionTimeout duration `yaml:"session_timeout"`
+	// InstanceID makes this process a static group member (KIP-345): a
+	// restart within the session timeout gets its partitions back without
+	// a rebalance.
+	InstanceID string    `yaml:"instance_id"`
 	TLS        tlsConfig `yaml:"tls"`
 	SASL       struct {
 		Mechanism string `yaml:"mechanism"` // "", PLAIN, SCRAM-SHA-256, SCRAM-SHA-512

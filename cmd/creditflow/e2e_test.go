@@ -101,10 +101,10 @@ func resumePositions(p *proc) map[int32]int64 {
 
 // TestStreamExactlyOnceUnderCrashes kills `creditflow run` at every step of
 // the flush protocol (pipeline/stream/doc.go), mid-batch and at a random
-// moment, and stops it gracefully at random moments, restarting it each time, over a stream with duplicates,
-// producer resends under new offsets, late and malformed records. The
-// totals in ClickHouse must equal the recomputation and `creditflow replay`
-// over the same records exactly.
+// moment, and stops it with SIGINT at random moments, restarting it each
+// time, over a stream with duplicates, producer resends under new offsets,
+// late and malformed records. The totals in ClickHouse must equal the
+// recomputation and `creditflow replay` over the same records exactly.
 //
 // Each restart joins a fresh consumer group: a SIGKILLed member stays in its
 // group until its session times out (45 s, not configurable in `run`), and

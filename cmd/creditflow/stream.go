@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,14 @@ func runMigrate(ctx context.Context, args []string, e *env) error {
 // runStream runs the streaming pipeline, the grants consumer and the close
 // job until interrupted.
 func runStream(ctx context.Context, args []string, e *env) error {
+	err := runStreamInner(ctx, args, e)
+	if err != nil && ctx.Err() != nil && !errors.As(err, new(usageError)) {
+		return nil // interrupted while starting or stopping: a clean stop
+	}
+	return err
+}
+
+func runStreamInner(ctx context.Context, args []string, e *env) error {
 	cfg, err := loadRunConfig(newFlags("run", e), args, os.Getenv)
 	if err != nil {
 		return err
@@ -99,6 +108,13 @@ func runStream(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
+	var groupOpts []kgo.Opt
+	if d := cfg.Kafka.SessionTimeout.or(0); d > 0 {
+		groupOpts = append(groupOpts, kgo.SessionTimeout(d))
+	}
+	if cfg.Kafka.InstanceID != "" {
+		groupOpts = append(groupOpts, kgo.InstanceID(cfg.Kafka.InstanceID))
+	}
 	// franz-go is chatty at info level; its warnings and errors are enough
 	// unless debug logging is asked for.
 	klog := log.With().Str("component", "kafka").Logger().Level(max(lvl, zerolog.WarnLevel))
@@ -120,7 +136,16 @@ func runStream(ctx context.Context, args []string, e *env) error {
 		return err
 	}
 	defer prod.Close()
-	seen, err := kafka.ReadAlertIDs(ctx, kcfg, e.now().Add(-35*24*time.Hour), opts...)
+	// A topic EnsureTopics just created may not be known to every broker
+	// yet: retry the read-back briefly.
+	var seen map[string]bool
+	for attempt := 1; ; attempt++ {
+		seen, err = kafka.ReadAlertIDs(ctx, kcfg, e.now().Add(-35*24*time.Hour), opts...)
+		if err == nil || attempt == 20 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 	if err != nil {
 		return fmt.Errorf("read back published alerts: %w", err)
 	}
@@ -146,7 +171,7 @@ func runStream(ctx context.Context, args []string, e *env) error {
 		},
 		Billing: billing.Config{NoRunaway: p.NoRunaway},
 		Now:     e.now, Log: log, Fault: faultFromEnv(os.Getenv("CREDITFLOW_TEST_CRASH")),
-	}, cat, store, pub, opts...)
+	}, cat, store, pub, append(slices.Clone(opts), groupOpts...)...)
 	if err != nil {
 		return err
 	}
