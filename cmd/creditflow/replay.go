@@ -157,7 +157,7 @@ func replayToFiles(ctx context.Context, e *env, job replayJob) (*fileSink, error
 	prog := newProgress(e, job.progress, filepath.Base(job.events))
 	res, err := replay.Run(ctx, replay.Config{
 		Catalog: job.cat, Events: job.events, Grants: job.grants, Now: job.now, CloseAt: job.closeAt,
-		Partition: job.flags.partition(), Billing: job.flags.billing(), Progress: prog.update,
+		Partition: job.flags.partition(), Billing: job.flags.billing(), Progress: prog.update, TempDir: job.out,
 	}, sink)
 	prog.done()
 	if err != nil {

@@ -63,9 +63,15 @@ type BurnState struct {
 }
 
 // Snapshot returns the engine's state. It shares nothing with the engine.
-func (e *Engine) Snapshot() State {
+func (e *Engine) Snapshot() State { return e.snapshot(nil) }
+
+// SnapshotTenants returns the state of the named tenants only (those the
+// engine knows), at a cost that does not grow with the other tenants.
+func (e *Engine) SnapshotTenants(names []string) State { return e.snapshot(names) }
+
+func (e *Engine) snapshot(names []string) State {
 	s := State{Version: StateVersion, BurnBucket: e.width, Tenants: make([]TenantState, 0, len(e.tenants))}
-	for _, t := range e.tenants {
+	for _, t := range pick(e.tenants, names) {
 		ts := TenantState{Tenant: t.name, Entitlement: t.ent.public()}
 		if t.last != 0 {
 			ts.Last = time.Unix(0, t.last).UTC()
@@ -207,9 +213,14 @@ type MinuteState struct {
 }
 
 // Snapshot returns the detector's state. It shares nothing with the detector.
-func (d *Detector) Snapshot() DetectorState {
+func (d *Detector) Snapshot() DetectorState { return d.snapshot(nil) }
+
+// SnapshotTenants returns the state of the named tenants only.
+func (d *Detector) SnapshotTenants(names []string) DetectorState { return d.snapshot(names) }
+
+func (d *Detector) snapshot(names []string) DetectorState {
 	s := DetectorState{Version: StateVersion, Tenants: make([]RunawayState, 0, len(d.tenants))}
-	for _, r := range d.tenants {
+	for _, r := range pick(d.tenants, names) {
 		if !r.started {
 			continue
 		}
@@ -302,4 +313,23 @@ func RestoreDetector(cfg RunawayConfig, s DetectorState) (*Detector, error) {
 		return nil, fmt.Errorf("restore runaway state: %w", err)
 	}
 	return d, nil
+}
+
+// pick returns the values of m, or only those of the given keys when keys
+// is not nil.
+func pick[V any](m map[string]V, keys []string) []V {
+	out := make([]V, 0, len(m))
+	if keys == nil {
+		for _, v := range m {
+			out = append(out, v)
+		}
+		return out
+	}
+	out = out[:0:min(len(keys), len(m))]
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }

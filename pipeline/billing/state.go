@@ -36,13 +36,13 @@ func (b *Book) Snapshot(tenants []string) []TenantState {
 		}
 	}
 	// The engine and detector snapshot all their tenants; keep the wanted.
-	for _, ts := range b.engine.Snapshot().Tenants {
+	for _, ts := range b.engine.SnapshotTenants(tenants).Tenants {
 		if s := states[ts.Tenant]; s != nil {
 			s.Alerts = &ts
 		}
 	}
 	if b.detector != nil {
-		for _, rs := range b.detector.Snapshot().Tenants {
+		for _, rs := range b.detector.SnapshotTenants(tenants).Tenants {
 			if s := states[rs.Tenant]; s != nil {
 				s.Runaway = &rs
 			}

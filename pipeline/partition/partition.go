@@ -412,6 +412,11 @@ func (p *Processor) Flush(out []schemas.WindowTotal) []schemas.WindowTotal {
 	return p.windows.Flush(out)
 }
 
+// DedupErr returns the first failure of dedup's cold tier, if any: after
+// one, duplicates older than the in-memory floor may go unrecognised, so a
+// replay must fail.
+func (p *Processor) DedupErr() error { return p.seen.Err() }
+
 // Stats returns the outcome counts so far.
 func (p *Processor) Stats() Stats { return p.stats }
 

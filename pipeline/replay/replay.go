@@ -25,6 +25,7 @@ import (
 	"github.com/creditflow/creditflow/pipeline/alert"
 	"github.com/creditflow/creditflow/pipeline/billing"
 	"github.com/creditflow/creditflow/pipeline/catalog"
+	"github.com/creditflow/creditflow/pipeline/dedup"
 	"github.com/creditflow/creditflow/pipeline/partition"
 	"github.com/creditflow/creditflow/schemas"
 )
@@ -50,6 +51,7 @@ type Config struct {
 	CloseAt   time.Time // the clock for closing at end of input; zero means Now
 	Partition partition.Config
 	Billing   billing.Config
+	TempDir   string   // for dedup's on-disk cold tier; empty means os.TempDir()
 	MaxLine   int      // longest record in bytes; zero means 1 MiB
 	Progress  Progress // optional; called about every 64 KiB records
 }
@@ -82,6 +84,18 @@ func Run(ctx context.Context, cfg Config, sink Sink) (Result, error) {
 		return res, err
 	}
 	cfg.Partition.WatermarkClock = true
+	// Exact dedup for every accepted event: copies older than the
+	// in-memory horizon are checked against an on-disk cold tier that
+	// keeps ids for max_event_age (the oldest an accepted event can be).
+	cold, err := dedup.NewDiskCold(dedup.DiskConfig{Dir: cfg.TempDir})
+	if err != nil {
+		return res, fmt.Errorf("dedup cold tier: %w", err)
+	}
+	defer cold.Close()
+	cfg.Partition.Dedup.Cold = cold
+	if cfg.Partition.Dedup.MaxAge == 0 {
+		cfg.Partition.Dedup.MaxAge = cfg.Partition.MaxEventAge
+	}
 	proc, err := partition.New(cfg.Partition, cfg.Catalog)
 	if err != nil {
 		return res, err
@@ -191,6 +205,12 @@ func Run(ctx context.Context, cfg Config, sink Sink) (Result, error) {
 	}
 	if err := flushOutput(sink, &out, &res); err != nil {
 		return res, err
+	}
+	if err := proc.DedupErr(); err != nil {
+		return res, fmt.Errorf("dedup cold tier: %w", err)
+	}
+	if err := cold.Close(); err != nil {
+		return res, fmt.Errorf("dedup cold tier: %w", err)
 	}
 	st := proc.Stats()
 	st.Records += res.Stats.Records

@@ -54,20 +54,21 @@
 //
 // # Outcomes
 //
-//	2xx                    delivered (Stats.Delivered)
-//	408, 429, 5xx, network retried (Stats.Retries) up to Config.MaxAttempts
-//	error or per-attempt   attempts in all, then given up (Stats.Failed)
-//	timeout
-//	other 3xx, 4xx         permanent: given up at once (Stats.Failed), logged
-//	                       with the status
+//	2xx                           delivered (Stats.Delivered)
+//	408, 429, 5xx, network error, retried (Stats.Retries) until Config.MaxAttempts
+//	  per-attempt timeout         attempts were made, then given up (Stats.Failed)
+//	any other status (3xx, 4xx)   permanent: given up at once (Stats.Failed),
+//	                              logged with the status and the response's start
 //
 // The wait before retry r (r = 1, 2, …) is drawn uniformly from
-// [0, min(BackoffMax, BackoffMin·2^(r-1))] ("full jitter") using Config.Rand.
-// When the response carries Retry-After (delay seconds or an HTTP date) that
-// delay replaces the drawn one, capped at BackoffMax. The default client
-// does not follow redirects, so a 3xx is a permanent failure: configure the
-// final URL. Failures and drops are logged (component=webhook; the secret
-// and the URL's path and query are never logged) and counted in Stats.
+// [0, min(BackoffMax, BackoffMin·2^(r-1))] ("full jitter") with
+// Config.Rand; with the defaults the ceilings run 0.5s, 1s, 2s, … 32s, 1m.
+// When the response carries Retry-After (delay seconds or an HTTP date)
+// that delay replaces the drawn one, capped at BackoffMax. The default
+// client does not follow redirects, so a 3xx is a permanent failure:
+// configure the final URL. Failures and drops are logged (component=webhook;
+// the secret and the URL's path and query are never logged) and counted in
+// Stats; Enqueue itself never logs, Run reports drops as it goes.
 //
 // # Shutdown
 //

@@ -19,20 +19,21 @@ type ring struct {
 	max  int
 }
 
-// push appends it and reports whether the oldest entry was dropped to
-// make room.
-func (r *ring) push(it item) (dropped bool) {
+// add makes room for a new newest entry and returns its slot, which the
+// caller fills in place (sparing a copy of the large item), and whether the
+// oldest entry was dropped to make room. The slot may hold stale data.
+func (r *ring) add() (slot *item, dropped bool) {
 	if r.n == r.max {
-		r.buf[r.head] = it
+		slot = &r.buf[r.head]
 		r.head = (r.head + 1) % len(r.buf)
-		return true
+		return slot, true
 	}
 	if r.n == len(r.buf) {
 		r.grow()
 	}
-	r.buf[(r.head+r.n)%len(r.buf)] = it
+	slot = &r.buf[(r.head+r.n)%len(r.buf)]
 	r.n++
-	return false
+	return slot, false
 }
 
 // pushFront puts it back as the oldest entry; when the ring is full it is

@@ -6,6 +6,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// push adds it as the newest entry, reporting whether the oldest was dropped.
+func (r *ring) push(it item) bool {
+	slot, dropped := r.add()
+	*slot = it
+	return dropped
+}
+
 func TestRing(t *testing.T) {
 	t.Parallel()
 	ids := func(r *ring) []string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -83,7 +84,6 @@ type Sender struct {
 	cfg    Config
 	url    string
 	client *http.Client
-	rnd    *rand.Rand
 	log    zerolog.Logger
 
 	mu       sync.Mutex
@@ -174,7 +174,6 @@ func New(cfg Config) (*Sender, error) {
 		cfg:    cfg,
 		url:    cfg.URL,
 		client: client,
-		rnd:    rand.New(cfg.Rand),
 		log:    cfg.Log.With().Str("component", "webhook").Str("host", u.Host).Logger(),
 		q:      ring{max: cfg.QueueSize},
 		wake:   make(chan struct{}, 1),
@@ -192,12 +191,17 @@ func (s *Sender) Enqueue(as ...schemas.Alert) {
 	}
 	var dropped uint64
 	s.mu.Lock()
-	for _, a := range as {
-		if len(a.Drivers) > 0 {
-			a.Drivers = slices.Clone(a.Drivers)
-		}
-		if s.q.push(item{alert: a}) {
+	for i := range as {
+		slot, d := s.q.add()
+		if d {
 			dropped++
+		}
+		// Fill the slot in place: an Alert is a few hundred bytes and
+		// Enqueue must stay cheap for the caller.
+		slot.alert = as[i]
+		slot.body, slot.attempts = nil, 0
+		if len(slot.alert.Drivers) > 0 {
+			slot.alert.Drivers = slices.Clone(slot.alert.Drivers)
 		}
 	}
 	s.mu.Unlock()
@@ -273,6 +277,9 @@ func (s *Sender) Run(ctx context.Context) error {
 	}
 	left := s.q.n
 	s.mu.Unlock()
+	if s.cfg.Client == nil {
+		s.client.CloseIdleConnections()
+	}
 	s.logDrops()
 	if left > 0 {
 		s.log.Warn().Int("queued", left).Msg("webhook stopped with alerts undelivered")
@@ -418,7 +425,11 @@ func (s *Sender) backoff(n int, r result) time.Duration {
 		ceil *= 2
 	}
 	ceil = min(ceil, s.cfg.BackoffMax)
-	return time.Duration(s.rnd.Int64N(int64(ceil) + 1))
+	// Scale a uniform 64-bit draw onto [0, ceil] by its high word. Unlike
+	// rand.Int64N this never loops, whatever the source returns; the bias is
+	// below one part in 2^40 for any realistic ceiling.
+	hi, _ := bits.Mul64(s.cfg.Rand.Uint64(), uint64(ceil)+1)
+	return time.Duration(hi)
 }
 
 // attempt sends one signed request.

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"math/bits"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -18,7 +19,7 @@ import (
 	"github.com/creditflow/creditflow/schemas"
 )
 
-func mustNew(t *testing.T, cfg Config) *Sender {
+func mustNew(t testing.TB, cfg Config) *Sender {
 	t.Helper()
 	s, err := New(cfg)
 	if err != nil {
@@ -379,10 +380,13 @@ func TestBackoffFullJitter(t *testing.T) {
 	const minB, maxB = time.Second, 5 * time.Second
 	ceilings := []time.Duration{minB, 2 * minB, 4 * minB, maxB, maxB}
 	pcgWaits := func() []time.Duration {
-		r := rand.New(rand.NewPCG(7, 11))
+		// The documented draw: the high word of a uniform uint64 times
+		// ceiling+1.
+		r := rand.NewPCG(7, 11)
 		var ws []time.Duration
 		for _, c := range ceilings {
-			ws = append(ws, time.Duration(r.Int64N(int64(c)+1)))
+			hi, _ := bits.Mul64(r.Uint64(), uint64(c)+1)
+			ws = append(ws, time.Duration(hi))
 		}
 		return ws
 	}
@@ -438,6 +442,7 @@ func TestNetworkErrorsAndTimeoutsAreRetried(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var calls int
+		var deliveredAt time.Time
 		var logs syncBuffer
 		hang := &recorder{respond: func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusOK) }}
 		client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -449,6 +454,7 @@ func TestNetworkErrorsAndTimeoutsAreRetried(t *testing.T) {
 				<-r.Context().Done()
 				return nil, r.Context().Err()
 			}
+			deliveredAt = time.Now()
 			return handlerTransport{hang}.RoundTrip(r)
 		})}
 		s := mustNew(t, Config{URL: "https://hooks.example/hook-token?key=k3y", Secret: testSecret, Client: client,
@@ -456,11 +462,11 @@ func TestNetworkErrorsAndTimeoutsAreRetried(t *testing.T) {
 		start := time.Now()
 		s.Enqueue(alert("a1"))
 		stop := startRun(t, s)
-		synctest.Wait()
-		if elapsed := time.Since(start); elapsed != 2*time.Second {
+		time.Sleep(time.Hour)
+		stop()
+		if elapsed := deliveredAt.Sub(start); elapsed != 2*time.Second {
 			t.Errorf("delivered after %s, want the 2s attempt timeout", elapsed)
 		}
-		stop()
 		if st := s.Stats(); st != (Stats{Delivered: 1, Retries: 2}) {
 			t.Errorf("Stats = %+v", st)
 		}
@@ -526,13 +532,18 @@ func TestEnqueueNeverBlocksOnHangingServer(t *testing.T) {
 	}
 
 	as := alerts(20000)
+	budget := 50 * time.Millisecond
+	if raceEnabled {
+		budget *= 10 // the race detector instruments every copy of an Alert
+	}
 	start := time.Now()
-	for _, a := range as {
-		s.Enqueue(a)
+	for i := range as {
+		s.Enqueue(as[i])
 	}
 	elapsed := time.Since(start)
-	if elapsed > 50*time.Millisecond {
-		t.Errorf("20000 Enqueue calls took %s with the receiver hanging, want < 50ms", elapsed)
+	t.Logf("20000 Enqueue calls: %s", elapsed)
+	if elapsed > budget {
+		t.Errorf("20000 Enqueue calls took %s with the receiver hanging, want < %s", elapsed, budget)
 	}
 	st := s.Stats()
 	if st.Queued != 10000 || st.Dropped != 10000 || st.InFlight != 1 || st.Delivered != 0 {

@@ -1,0 +1,123 @@
+package window
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/creditflow/creditflow/schemas"
+)
+
+// TestAddSeriesMatchesAdd feeds the same random events to one Windows by
+// Add and to another by AddSeries, with handles kept per key (some left
+// zero until first use), Advance in between, and expects the same rows.
+func TestAddSeriesMatchesAdd(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(9, 10))
+	keys := make([]schemas.WindowKey, 50)
+	for i := range keys {
+		keys[i] = schemas.WindowKey{Tenant: fmt.Sprint("t", i%17), Meter: []string{"a", "b"}[i%2], Model: []string{"", "x", "y"}[i%3]}
+	}
+	byKey, bySeries := mustNew(t, Config{}), mustNew(t, Config{})
+	handles := make([]Series, len(keys))
+	for i := range handles {
+		if i%2 == 0 {
+			handles[i] = bySeries.Series(keys[i])
+		}
+	}
+	var want, got []schemas.WindowTotal
+	at := t0
+	for i := range 20000 {
+		at = at.Add(time.Duration(rng.IntN(20)) * time.Millisecond)
+		t := at.Add(-time.Duration(rng.IntN(40)) * time.Second) // some late
+		k := rng.IntN(len(keys))
+		q := schemas.Micros(rng.IntN(1000))
+		byKey.Add(keys[k], t, q, 2*q)
+		bySeries.AddSeries(&handles[k], &keys[k], t.UnixNano(), q, 2*q)
+		if i%500 == 0 {
+			wm := Watermark(at, byKey.OutOfOrder())
+			want = byKey.Advance(wm, want)
+			got = bySeries.Advance(wm, got)
+		}
+	}
+	want, got = byKey.Flush(want), bySeries.Flush(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("AddSeries rows differ from Add's (-Add +AddSeries):\n%s", diff)
+	}
+	if len(want) < 100 {
+		t.Errorf("only %d rows; the test is too easy", len(want))
+	}
+}
+
+// TestSeriesReclaim registers more series than minReclaim, lets their
+// windows be emitted, and checks that the registry is reclaimed, that stale
+// handles resolve again, and that series with open windows keep their
+// handles and sums.
+func TestSeriesReclaim(t *testing.T) {
+	t.Parallel()
+	w := mustNew(t, Config{})
+	keep := schemas.WindowKey{Tenant: "keep", Meter: "m"}
+	hKeep := w.Series(keep)
+	old := schemas.WindowKey{Tenant: "old", Meter: "m"}
+	hOld := w.Series(old)
+	w.AddSeries(&hOld, &old, t0.UnixNano(), 1, 1)
+	var out []schemas.WindowTotal
+	out = w.Advance(t0.Add(time.Hour), out) // emits old's window
+	later := t0.Add(2 * time.Hour)
+	w.AddSeries(&hKeep, &keep, later.UnixNano(), 5, 5)
+	for i := range minReclaim + 10 {
+		k := schemas.WindowKey{Tenant: fmt.Sprint("t", i), Meter: "m"}
+		w.Add(k, t0.Add(30*time.Minute), 1, 1) // a late correction each, emitted by the next Advance
+		if i%1000 == 0 {
+			out = w.Advance(t0.Add(time.Hour), out[:0])
+		}
+	}
+	out = w.Advance(t0.Add(time.Hour), out[:0])
+	if w.epoch == 1 {
+		t.Fatalf("%d series registered, none reclaimed", len(w.series)-1-len(w.free))
+	}
+	if n := len(w.series) - 1 - len(w.free); n > minReclaim {
+		t.Errorf("%d series registered after reclaiming, want at most %d", n, minReclaim)
+	}
+	if n := len(w.reg); n != len(w.series)-1-len(w.free) {
+		t.Errorf("registry map has %d keys, %d ids in use", n, len(w.series)-1-len(w.free))
+	}
+	// A stale handle resolves again: the event lands in old's series.
+	if hOld.epoch == w.epoch {
+		t.Fatal("old's handle should be stale")
+	}
+	w.AddSeries(&hOld, &old, later.UnixNano(), 7, 7)
+	if w.series[hOld.id] != old || hOld.epoch != w.epoch {
+		t.Errorf("stale handle not resolved again: %+v names %+v", hOld, w.series[hOld.id])
+	}
+	// keep's window stayed open across the reclaim.
+	w.AddSeries(&hKeep, &keep, later.UnixNano(), 5, 5)
+	out = w.Flush(out[:0])
+	sums := map[string]schemas.Micros{}
+	for _, r := range out {
+		sums[r.Tenant] += r.Quantity
+	}
+	if sums["keep"] != 10 || sums["old"] != 7 {
+		t.Errorf("sums after reclaim: keep %v (want 10), old %v (want 7)", sums["keep"], sums["old"])
+	}
+}
+
+func TestAddSeriesAllocs(t *testing.T) {
+	w := mustNew(t, Config{})
+	keys := make([]schemas.WindowKey, 100)
+	handles := make([]Series, len(keys))
+	for i := range keys {
+		keys[i] = schemas.WindowKey{Tenant: fmt.Sprint("t", i), Meter: "tokens"}
+		w.AddSeries(&handles[i], &keys[i], t0.UnixNano(), 1, 1)
+	}
+	i := 0
+	if n := testing.AllocsPerRun(1000, func() {
+		w.AddSeries(&handles[i%len(keys)], &keys[i%len(keys)], t0.Add(time.Second).UnixNano(), 1, 1)
+		i++
+	}); n != 0 {
+		t.Errorf("AddSeries to an existing window allocates %.1f times", n)
+	}
+}
