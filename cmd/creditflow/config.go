@@ -94,7 +94,7 @@ type pipelineConfig struct {
 	MaxFuture     duration `yaml:"max_future"`     // default 5m
 	DedupHorizon  duration `yaml:"dedup_horizon"`  // default 24h
 	FlushInterval duration `yaml:"flush_interval"` // default 500ms
-	FlushRecords  int      `yaml:"flush_records"`  // default 20000
+	FlushRecords  int      `yaml:"flush_records"`  // default 100000
 	NoRunaway     bool     `yaml:"no_runaway"`
 }
 

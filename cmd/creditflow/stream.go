@@ -171,6 +171,7 @@ func runStreamInner(ctx context.Context, args []string, e *env) error {
 		},
 		Billing: billing.Config{NoRunaway: p.NoRunaway},
 		Now:     e.now, Log: log, Fault: faultFromEnv(os.Getenv("CREDITFLOW_TEST_CRASH")),
+		AlertsNow: pub.alertsNow,
 	}, cat, store, pub, append(slices.Clone(opts), groupOpts...)...)
 	if err != nil {
 		return err
@@ -431,9 +432,26 @@ func (p *publisher) Publish(ctx context.Context, b *stream.Batch) error {
 	if err := p.p.DeadLetters(ctx, b.DeadLetters); err != nil {
 		return err
 	}
+	if err := p.alerts(ctx, b.Alerts); err != nil {
+		return err
+	}
+	if err := p.p.Grants(ctx, b.Grants); err != nil {
+		return err
+	}
+	return p.p.Entitlements(ctx, b.Entitlements)
+}
+
+// alertsNow publishes alerts as soon as they are raised; a failure is left
+// to the flush, which publishes whatever is not on the topic yet.
+func (p *publisher) alertsNow(ctx context.Context, as []schemas.Alert) {
+	_ = p.alerts(ctx, as)
+}
+
+// alerts publishes the alerts not yet on the topic.
+func (p *publisher) alerts(ctx context.Context, as []schemas.Alert) error {
 	p.mu.Lock()
 	var fresh []schemas.Alert
-	for _, a := range b.Alerts {
+	for _, a := range as {
 		if !p.seen[a.ID] {
 			fresh = append(fresh, a)
 		}
@@ -450,10 +468,7 @@ func (p *publisher) Publish(ctx context.Context, b *stream.Batch) error {
 	if p.hook != nil {
 		p.hook.Enqueue(fresh...)
 	}
-	if err := p.p.Grants(ctx, b.Grants); err != nil {
-		return err
-	}
-	return p.p.Entitlements(ctx, b.Entitlements)
+	return nil
 }
 
 // faultFromEnv builds the crash-test hook from CREDITFLOW_TEST_CRASH,

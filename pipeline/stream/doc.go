@@ -48,8 +48,11 @@
 //     commit whose range does not start right after the stored Last (a
 //     zombie owner) is refused with ErrFenced and the partition is rebuilt.
 //
-// Alerts: step 1 stores them under their deterministic id; step 2 skips ids
-// already seen on the alerts topic (read back at start-up), so each alert is
-// on the topic and in the table once. Dead letters are at-least-once: a crash
+// Alerts are published as soon as a counted event raises them
+// (Config.AlertsNow), for latency, and again with the flush for those that
+// did not make it; the publisher skips ids already on the alerts topic (read
+// back at start-up and remembered since), so each alert is on the topic once
+// even when a crash makes the next owner derive it again. Step 1 stores them
+// in the table under their deterministic id, where a repeat collapses. Dead letters are at-least-once: a crash
 // between step 2 and 3 can publish a range's dead letters twice.
 package stream

@@ -107,7 +107,7 @@ type Config struct {
 	Topic         string        // usage events topic; empty means "usage.events"
 	Group         string        // consumer group; empty means "creditflow"
 	FlushInterval time.Duration // most time a partition's records wait for a flush; zero means 500ms
-	FlushRecords  int           // most records per flush (bounds memory per partition); zero means 20000
+	FlushRecords  int           // most records per flush (bounds memory per partition); zero means 100000
 	MaxPoll       int           // most records taken per poll; zero means 10000
 	Partition     partition.Config
 	Billing       billing.Config
@@ -115,6 +115,14 @@ type Config struct {
 	RetryMax      time.Duration    // longest retry delay; zero means 10s
 	Now           func() time.Time // wall clock; nil means time.Now
 	Log           zerolog.Logger
+	// AlertsNow, when set, receives the alerts a counted event raised right
+	// away, before its range is flushed, so that an alert reaches the
+	// product within milliseconds rather than at the next flush. It must
+	// not block for long. The alerts are also in the batch: the Publisher
+	// must skip those AlertsNow already delivered (the cmd publisher keeps
+	// the set of ids on the topic), which is also what keeps a crash
+	// between the two from publishing an alert twice.
+	AlertsNow func(ctx context.Context, alerts []schemas.Alert)
 	// Fault, when set, is called at each named point of a flush
 	// ("before_write", "after_write", "after_publish", "after_commit") and
 	// after each record ("record"); the crash tests kill the process there.
@@ -132,7 +140,7 @@ func (c *Config) defaults() {
 		c.FlushInterval = 500 * time.Millisecond
 	}
 	if c.FlushRecords == 0 {
-		c.FlushRecords = 20000
+		c.FlushRecords = 100000
 	}
 	if c.MaxPoll == 0 {
 		c.MaxPoll = 10000
@@ -326,6 +334,9 @@ func (r *Runner) process(ctx context.Context, p *part, rec *kgo.Record) error {
 			return err
 		}
 		p.touched[ev.Tenant] = struct{}{}
+		if len(p.out.Alerts) > 0 && r.cfg.AlertsNow != nil {
+			r.cfg.AlertsNow(ctx, p.out.Alerts)
+		}
 		b.Alerts = append(b.Alerts, p.out.Alerts...)
 		b.Grants = append(b.Grants, p.out.Grants...)
 		for _, e := range p.out.Entitlements {

@@ -15,13 +15,22 @@ import (
 // corrections), and calls Advance every 4096 events, as the partition
 // processor does. With a step of 10µs a series gets about 100 events per
 // 1-minute window; with 1ms, about 1, so nearly every event opens a window.
+//
+// The handles variant calls AddSeries with a Series handle kept per key, as
+// the partition processor does, instead of Add.
 func BenchmarkAdd(b *testing.B) {
-	for _, step := range []time.Duration{10 * time.Microsecond, time.Millisecond} {
-		b.Run("step="+step.String(), func(b *testing.B) { benchAdd(b, step) })
+	for _, handles := range []bool{false, true} {
+		for _, step := range []time.Duration{10 * time.Microsecond, time.Millisecond} {
+			name := "step=" + step.String()
+			if handles {
+				name = "handles/" + name
+			}
+			b.Run(name, func(b *testing.B) { benchAdd(b, step, handles) })
+		}
 	}
 }
 
-func benchAdd(b *testing.B, step time.Duration) {
+func benchAdd(b *testing.B, step time.Duration, handles bool) {
 	// As from the decoder: interned strings, the headers at hand.
 	tenants := make([]string, 10_000)
 	for t := range tenants {
@@ -41,6 +50,15 @@ func benchAdd(b *testing.B, step time.Duration) {
 		}
 	}
 	series := len(tenants) * len(meters) * len(models)
+	keys := make([]schemas.WindowKey, series)
+	for t := range tenants {
+		for m := range meters {
+			for o := range models {
+				keys[(t*len(meters)+m)*len(models)+o] = schemas.WindowKey{Tenant: tenants[t], Meter: meters[m], Model: models[o]}
+			}
+		}
+	}
+	hs := make([]Series, series)
 	w := mustNew(b, Config{})
 	out := make([]schemas.WindowTotal, 0, 1<<16)
 	at, maxT := t0, t0
@@ -51,7 +69,11 @@ func benchAdd(b *testing.B, step time.Duration) {
 			at = at.Add(step)
 			et := at.Add(-delays[j])
 			p := picks[j]
-			w.Add(schemas.WindowKey{Tenant: tenants[p.tenant], Meter: meters[p.meter], Model: models[p.model]}, et, 1_500_000, 2_250_000)
+			if k := (int(p.tenant)*len(meters)+int(p.meter))*len(models) + int(p.model); handles {
+				w.AddSeries(&hs[k], &keys[k], et.UnixNano(), 1_500_000, 2_250_000)
+			} else {
+				w.Add(keys[k], et, 1_500_000, 2_250_000)
+			}
 			if et.After(maxT) {
 				maxT = et
 			}

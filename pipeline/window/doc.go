@@ -48,13 +48,26 @@
 //
 // # Data structure and costs
 //
-// Each window is an 88-byte entry (hash, key as {WindowKey, start}, sums)
-// stored inline in an open-addressing table with linear probing, keyed by
-// the comparable struct: nothing is built per event. A Go map would cost
-// three dependent memory accesses per Add (control word, key slot, value
-// slot); the table costs one. The table keeps its load at or under 3/4 and
-// shrinks after 16 emissions in a row left it under 1/8 full. Add to an
-// existing window does not allocate.
+// Each series (WindowKey) gets a small integer id in a registry, and each
+// window is a 48-byte entry (hash, key as {series id, start}, sums)
+// stored inline in an open-addressing table with linear probing: the table
+// holds no pointers, so the garbage collector never scans it, and an Add
+// touches one entry. A Go map would cost three dependent memory accesses
+// per Add (control word, key slot, value slot); the table costs one. The
+// table keeps its load at or under 3/4 and shrinks after 16 emissions in a
+// row left it under 1/8 full. Add to an existing window does not allocate.
+//
+// Add finds the series id by looking the key up in a map, which hashes its
+// three strings. A caller that adds many events keeps a Series handle per
+// key instead and calls AddSeries, which costs no string hashing. The
+// registry forgets a series once it has no window left, but only in bulk:
+// when it holds 65536 series, or twice as many as survived the previous
+// reclaim if more, the next registration first drops every series with
+// neither an open window nor a pending correction, in one pass over the
+// tables. That keeps the registry bounded by the windows held, whatever
+// the variety of keys, at an amortized O(1) per registration. A reclaim
+// makes every handle stale; AddSeries notices (one comparison) and looks
+// the key up again.
 //
 // Advance is O(1) when no window is due. When windows are due (once per
 // width of watermark progress) it scans the table once, removing them in
@@ -71,5 +84,5 @@
 // gets about 100 events per 1-minute window, 350–450 ns when it gets about
 // one (every event then opens a window and later yields a row, sorting
 // included); 0 allocations per event in steady state. Most of it is the one
-// cache miss per event on a table of 60k–120k windows (256k slots, 22 MB).
+// cache miss per event on a table of 60k–120k windows (256k slots, 12 MB).
 package window

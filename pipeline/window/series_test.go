@@ -82,8 +82,13 @@ func TestSeriesReclaim(t *testing.T) {
 	if n := len(w.series) - 1 - len(w.free); n > minReclaim {
 		t.Errorf("%d series registered after reclaiming, want at most %d", n, minReclaim)
 	}
-	if n := len(w.reg); n != len(w.series)-1-len(w.free) {
-		t.Errorf("registry map has %d keys, %d ids in use", n, len(w.series)-1-len(w.free))
+	if n := w.index.n; n != len(w.series)-1-len(w.free) {
+		t.Errorf("registry index has %d keys, %d ids in use", n, len(w.series)-1-len(w.free))
+	}
+	for id, k := range w.series[1:] {
+		if k != (schemas.WindowKey{}) && w.index.find(w.series, &k) != int32(id+1) {
+			t.Fatalf("series %d (%+v) not found in the index", id+1, k)
+		}
 	}
 	// A stale handle resolves again: the event lands in old's series.
 	if hOld.epoch == w.epoch {

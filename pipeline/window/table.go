@@ -1,6 +1,7 @@
 package window
 
 import (
+	"hash/maphash"
 	"math/rand/v2"
 
 	"github.com/creditflow/creditflow/schemas"
@@ -150,6 +151,74 @@ func (t *table) mark(live []bool) {
 	for i := range t.slots {
 		if t.slots[i].hash != 0 {
 			live[t.slots[i].key.sid] = true
+		}
+	}
+}
+
+// seriesIndex finds series ids by key: an open-addressing table (linear
+// probing, load ≤ 1/2) of ids into the registry, 4 bytes a slot and no
+// pointers. It is used when a key is registered or resolved, not per event.
+type seriesIndex struct {
+	slots []int32 // power-of-two length; 0 marks an empty slot
+	n     int
+	seed  maphash.Seed
+}
+
+func newSeriesIndex() seriesIndex {
+	return seriesIndex{slots: make([]int32, minSlots), seed: maphash.MakeSeed()}
+}
+
+func (x *seriesIndex) hash(k *schemas.WindowKey) uint64 {
+	return maphash.Comparable(x.seed, *k)
+}
+
+// find returns the id of key k in series, or 0.
+func (x *seriesIndex) find(series []schemas.WindowKey, k *schemas.WindowKey) int32 {
+	mask := len(x.slots) - 1
+	for i := int(x.hash(k)) & mask; ; i = (i + 1) & mask {
+		id := x.slots[i]
+		if id == 0 || series[id] == *k {
+			return id
+		}
+	}
+}
+
+// insert adds id, whose key series[id] must not be present.
+func (x *seriesIndex) insert(series []schemas.WindowKey, id int32) {
+	if (x.n+1)*2 > len(x.slots) {
+		old := x.slots
+		x.slots = make([]int32, 2*len(old))
+		x.n = 0
+		for _, o := range old {
+			if o != 0 {
+				x.insert(series, o)
+			}
+		}
+	}
+	mask := len(x.slots) - 1
+	i := int(x.hash(&series[id])) & mask
+	for x.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = id
+	x.n++
+}
+
+// rebuild indexes the ids whose live flag is set, n of them.
+func (x *seriesIndex) rebuild(series []schemas.WindowKey, live []bool, n int) {
+	size := minSlots
+	for (n+1)*2 > size {
+		size *= 2
+	}
+	if size != len(x.slots) {
+		x.slots = make([]int32, size)
+	} else {
+		clear(x.slots)
+	}
+	x.n = 0
+	for id, ok := range live {
+		if ok {
+			x.insert(series, int32(id))
 		}
 	}
 }

@@ -67,13 +67,13 @@ type Windows struct {
 	widthNs           int64
 
 	hash     hasher
-	series   []schemas.WindowKey         // series registry by id; id 0 is unused
-	reg      map[schemas.WindowKey]int32 // registered series by key
-	free     []int32                     // ids of reclaimed series, for reuse
-	epoch    uint32                      // bumped by every reclaim; handles of an older epoch are stale
-	reclaim  int                         // reclaim unreferenced series when this many are registered
-	live     []bool                      // scratch for reclaiming
-	lastWin  int64                       // [lastWin, lastEnd) is the window of the latest startOf (a cache); empty at first
+	series   []schemas.WindowKey // series registry by id; id 0 is unused
+	index    seriesIndex         // registered series by key
+	free     []int32             // ids of reclaimed series, for reuse
+	epoch    uint32              // bumped by every reclaim; handles of an older epoch are stale
+	reclaim  int                 // reclaim unreferenced series when this many are registered
+	live     []bool              // scratch for reclaiming
+	lastWin  int64               // [lastWin, lastEnd) is the window of the latest startOf (a cache); empty at first
 	lastEnd  int64
 	open     table // windows not yet emitted
 	late     table // pending corrections, by window
@@ -115,7 +115,7 @@ func New(cfg Config) (*Windows, error) {
 		widthNs:    int64(cfg.Width),
 		hash:       newHasher(),
 		series:     make([]schemas.WindowKey, 1, 64),
-		reg:        make(map[schemas.WindowKey]int32),
+		index:      newSeriesIndex(),
 		epoch:      1,
 		reclaim:    minReclaim,
 		open:       newTable(false),
@@ -206,8 +206,8 @@ const minReclaim = 1 << 16
 // are registered it first reclaims those without a window (in time
 // proportional to the tables, amortized over as many registrations).
 func (w *Windows) Series(key schemas.WindowKey) Series {
-	id, ok := w.reg[key]
-	if !ok {
+	id := w.index.find(w.series, &key)
+	if id == 0 {
 		id = w.register(key)
 	}
 	return Series{id: id, epoch: w.epoch}
@@ -226,7 +226,7 @@ func (w *Windows) register(key schemas.WindowKey) int32 {
 		id = int32(len(w.series))
 		w.series = append(w.series, key)
 	}
-	w.reg[key] = id
+	w.index.insert(w.series, id)
 	return id
 }
 
@@ -247,12 +247,10 @@ func (w *Windows) reclaimSeries() {
 			kept++
 			continue
 		}
-		if cur, ok := w.reg[w.series[id]]; ok && cur == int32(id) {
-			delete(w.reg, w.series[id])
-		}
 		w.series[id] = schemas.WindowKey{}
 		w.free = append(w.free, int32(id))
 	}
+	w.index.rebuild(w.series, live, kept)
 	clear(live)
 	w.live = live[:0]
 	w.epoch++

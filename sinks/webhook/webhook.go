@@ -233,6 +233,7 @@ func (s *Sender) Stats() Stats {
 // done; then it keeps delivering for at most Config.Timeout, starting with
 // an interrupted alert, and leaves the rest queued (logged). It returns nil
 // on that stop, and an error only when another Run is already running.
+// Run may be called again after it returns; the queue and counters persist.
 func (s *Sender) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("webhook: Run is already running")
