@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,6 +68,11 @@ func runStream(ctx context.Context, args []string, e *env) error {
 }
 
 func runStreamInner(ctx context.Context, args []string, e *env) error {
+	// The pipeline's live heap is small next to what it allocates per
+	// flush: collect less often (GOGC still overrides this).
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	cfg, err := loadRunConfig(newFlags("run", e), args, os.Getenv)
 	if err != nil {
 		return err
