@@ -97,16 +97,19 @@ type Processor struct {
 	seen    *dedup.Set
 	windows *window.Windows
 	ev      schemas.UsageEvent
-	maxTime time.Time // highest counted event time
 	stats   Stats
 	cache   seriesCache
 
-	// maxNs is maxTime in Unix nanoseconds, math.MinInt64 while maxTime is
-	// zero; valid only when maxFast is set, i.e. when maxTime is zero or
-	// within the fast range (see fastNanos).
-	maxNs   int64
-	maxFast bool
-	oooNs   int64 // the window out-of-orderness, ≥ 0
+	// The highest counted event time: with maxFast set, it lies in the
+	// fast range (see fastNanos) and is maxNs in Unix nanoseconds, or is
+	// zero and maxNs is math.MinInt64; without maxFast, it is maxTime.
+	// Process advances only maxNs; maxTime is the time last set by setMax,
+	// whose nanoseconds are maxTimeNs, still current while maxNs equals it.
+	maxNs     int64
+	maxFast   bool
+	maxTime   time.Time
+	maxTimeNs int64
+	oooNs     int64 // the window out-of-orderness, ≥ 0
 }
 
 // New returns a Processor over the catalog cat.
@@ -141,7 +144,7 @@ func New(cfg Config, cat *catalog.Catalog) (*Processor, error) {
 	p := &Processor{
 		cfg: cfg, cat: cat, dec: schemas.NewDecoder(), seen: seen, windows: win,
 		stats: Stats{ByReason: make(map[schemas.Reason]int64, len(schemas.Reasons))},
-		maxNs: math.MinInt64, maxFast: true,
+		maxNs: math.MinInt64, maxFast: true, maxTimeNs: math.MinInt64,
 	}
 	p.oooNs = int64(max(p.windowOutOfOrder(), 0))
 	return p, nil
@@ -158,13 +161,20 @@ func (p *Processor) Process(rec []byte, now time.Time) Result {
 		}
 		return p.dead(re)
 	}
-	s := p.cache.find(ev)
+	pi := p.cache.findPair(ev.Meter, ev.Model)
+	if pi < 0 {
+		if p.cat.Meter(ev.Meter) == nil {
+			return p.dead(unknownMeter(ev))
+		}
+		pi = p.cache.addPair(pair{meter: ev.Meter, model: ev.Model, pricing: p.cat.Pricing(ev.Meter, ev.Model)})
+	}
+	s := p.cache.find(ev.Tenant, pi)
 	if s == nil {
-		var re *schemas.RecordError
-		if s, re = p.resolve(ev); re != nil {
-			return p.dead(re)
+		if s = p.resolve(ev, pi); s == nil {
+			return p.dead(unknownTenant(ev))
 		}
 	}
+	pr := &p.cache.pairs[s.pair]
 	ns, ok := fastNanos(ev.Time)
 	nowNs, nowOK := fastNanos(now)
 	if !ok || !nowOK || !p.maxFast {
@@ -186,7 +196,7 @@ func (p *Processor) Process(rec []byte, now time.Time) Result {
 	if ns < s.startNs {
 		return p.dead(p.beforeStart(ev))
 	}
-	rate, ok := s.pricing.AtUnixNano(ns)
+	rate, ok := pr.pricing.AtUnixNano(ns)
 	if !ok {
 		return p.dead(noRate(ev))
 	}
@@ -199,16 +209,16 @@ func (p *Processor) Process(rec []byte, now time.Time) Result {
 		return r
 	}
 	p.stats.Counted++
-	if ns > p.maxNs {
-		p.maxNs, p.maxTime = ns, ev.Time
-	}
-	p.windows.AddSeries(&s.win, &s.key, ns, ev.Quantity, credits)
+	p.maxNs = max(p.maxNs, ns) // maxTime follows (see maxEventTime)
+	key := schemas.WindowKey{Tenant: ev.Tenant, Meter: ev.Meter, Model: ev.Model}
+	p.windows.AddSeries(&s.win, &key, ns, ev.Quantity, credits)
 	return Result{Outcome: Counted, Event: ev, Credits: credits, Digest: d}
 }
 
 // processSlow finishes Process with time.Time arithmetic, for instants
 // outside the fast range.
 func (p *Processor) processSlow(ev *schemas.UsageEvent, s *series, now time.Time) Result {
+	pr := &p.cache.pairs[s.pair]
 	if limit := now.Add(p.cfg.MaxFuture); ev.Time.After(limit) {
 		return p.dead(p.tooFarFuture(ev, now))
 	}
@@ -218,7 +228,7 @@ func (p *Processor) processSlow(ev *schemas.UsageEvent, s *series, now time.Time
 	if ev.Time.Before(p.cat.Tenant(ev.Tenant).Start) {
 		return p.dead(p.beforeStart(ev))
 	}
-	rate, ok := s.pricing.At(ev.Time)
+	rate, ok := pr.pricing.At(ev.Time)
 	if !ok {
 		return p.dead(noRate(ev))
 	}
@@ -231,10 +241,10 @@ func (p *Processor) processSlow(ev *schemas.UsageEvent, s *series, now time.Time
 		return r
 	}
 	p.stats.Counted++
-	if ev.Time.After(p.maxTime) {
+	if ev.Time.After(p.maxEventTime()) {
 		p.setMax(ev.Time)
 	}
-	p.windows.Add(s.key, ev.Time, ev.Quantity, credits)
+	p.windows.Add(schemas.WindowKey{Tenant: ev.Tenant, Meter: ev.Meter, Model: ev.Model}, ev.Time, ev.Quantity, credits)
 	return Result{Outcome: Counted, Event: ev, Credits: credits, Digest: d}
 }
 
@@ -253,21 +263,27 @@ func (p *Processor) check(ev *schemas.UsageEvent, d uint64) (Result, bool) {
 	return Result{}, false
 }
 
-// resolve looks ev's series up in the catalog, in the documented check
-// order (meter, then tenant), and caches it.
-func (p *Processor) resolve(ev *schemas.UsageEvent) (*series, *schemas.RecordError) {
-	if p.cat.Meter(ev.Meter) == nil {
-		return nil, &schemas.RecordError{Field: "meter", Reason: schemas.ReasonUnknownMeter, Detail: fmt.Sprintf("meter %q is not in the catalog", ev.Meter)}
-	}
+// resolve looks ev's tenant up in the catalog and caches the series of
+// (tenant, pair pi). It returns nil when the tenant is unknown.
+func (p *Processor) resolve(ev *schemas.UsageEvent, pi int32) *series {
 	tenant := p.cat.Tenant(ev.Tenant)
 	if tenant == nil {
-		return nil, &schemas.RecordError{Field: "tenant", Reason: schemas.ReasonUnknownTenant, Detail: fmt.Sprintf("tenant %q is not in the catalog", ev.Tenant)}
+		return nil
 	}
-	return p.cache.insert(series{
-		key:     schemas.WindowKey{Tenant: ev.Tenant, Meter: ev.Meter, Model: ev.Model},
-		startNs: clampedNanos(tenant.Start),
-		pricing: p.cat.Pricing(ev.Meter, ev.Model),
-	}), nil
+	if p.cache.full() {
+		pr := p.cache.pairs[pi]
+		p.cache.reset()
+		pi = p.cache.addPair(pr)
+	}
+	return p.cache.insert(series{tenant: ev.Tenant, startNs: clampedNanos(tenant.Start), pair: pi})
+}
+
+func unknownMeter(ev *schemas.UsageEvent) *schemas.RecordError {
+	return &schemas.RecordError{Field: "meter", Reason: schemas.ReasonUnknownMeter, Detail: fmt.Sprintf("meter %q is not in the catalog", ev.Meter)}
+}
+
+func unknownTenant(ev *schemas.UsageEvent) *schemas.RecordError {
+	return &schemas.RecordError{Field: "tenant", Reason: schemas.ReasonUnknownTenant, Detail: fmt.Sprintf("tenant %q is not in the catalog", ev.Tenant)}
 }
 
 func (p *Processor) tooFarFuture(ev *schemas.UsageEvent, now time.Time) *schemas.RecordError {
@@ -298,6 +314,15 @@ func (p *Processor) setMax(t time.Time) {
 	if !t.IsZero() {
 		p.maxNs, p.maxFast = fastNanos(t)
 	}
+	p.maxTimeNs = p.maxNs
+}
+
+// maxEventTime returns the highest counted event time.
+func (p *Processor) maxEventTime() time.Time {
+	if !p.maxFast || p.maxNs == p.maxTimeNs {
+		return p.maxTime
+	}
+	return time.Unix(0, p.maxNs).UTC() // as the decoder makes event times
 }
 
 // The fast range of Process: instants whose Unix seconds lie in
@@ -357,13 +382,13 @@ func (p *Processor) Remember(tenant string, id []byte, t time.Time, digest uint6
 // Resume sets the highest counted event time after a restart, so that the
 // watermark continues where the stored state left it.
 func (p *Processor) Resume(maxEventTime time.Time) {
-	if maxEventTime.After(p.maxTime) {
+	if maxEventTime.After(p.maxEventTime()) {
 		p.setMax(maxEventTime)
 	}
 }
 
 // MaxEventTime is the highest counted event time; zero before the first.
-func (p *Processor) MaxEventTime() time.Time { return p.maxTime }
+func (p *Processor) MaxEventTime() time.Time { return p.maxEventTime() }
 
 func (p *Processor) dead(re *schemas.RecordError) Result {
 	p.stats.DeadLetters++
@@ -374,10 +399,11 @@ func (p *Processor) dead(re *schemas.RecordError) Result {
 // Watermark is the highest counted event time minus the allowed
 // out-of-orderness; zero before the first counted event.
 func (p *Processor) Watermark() time.Time {
-	if p.maxTime.IsZero() {
+	maxTime := p.maxEventTime()
+	if maxTime.IsZero() {
 		return time.Time{}
 	}
-	return window.Watermark(p.maxTime, p.windowOutOfOrder())
+	return window.Watermark(maxTime, p.windowOutOfOrder())
 }
 
 func (p *Processor) windowOutOfOrder() time.Duration {
