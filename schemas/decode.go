@@ -76,6 +76,23 @@ const maxNesting = 10000
 // both stay valid only until the next call and only while b is unchanged.
 // Call UsageEvent.Clone to keep them. ev.Tenant, ev.Meter and ev.Model are
 // interned in the Decoder (bounded by InternLimit) and stay valid for good.
+//
+// # Cost
+//
+// DecodeUsage tries two one-pass decoders before the general one, which
+// validates the whole record, notes where the recognized keys are, then
+// decodes the fields. The first takes the canonical layout (the native
+// keys in the order AppendUsageJSON writes them, no whitespace) by
+// comparing the expected key text as words; the second takes any native
+// record whose recognized keys are unique and unescaped. Both accept only
+// valid records, without escapes in id, tenant, meter and model, and leave
+// anything else, including every error, to the general decoder, so the
+// result never depends on which one decoded (tested against the general
+// decoder on mutated records, and fuzzed against the reference). Tenants
+// are interned through an open-addressing table that compares their first
+// 16 bytes in the slot; timestamps that share their first 19 bytes with
+// the previous one parse only their fraction and offset. A canonical
+// record of about 200 bytes costs about 1000 instructions.
 type Decoder struct {
 	interned map[string]string
 	idBuf    []byte // decoded id when it contains escapes
@@ -297,9 +314,16 @@ func quickKey(b []byte, ks int, mode uint8) (slot, end int) {
 // Detail set (Record is left for the caller). On error ev holds no useful
 // value. See Decoder for how long ev's byte slices stay valid.
 func (d *Decoder) DecodeUsage(b []byte, ev *UsageEvent) error {
-	if d.usageFast(b, ev) {
+	if d.usageCanonical(b, ev) || d.usageFast(b, ev) {
 		return nil
 	}
+	return d.usageGeneral(b, ev)
+}
+
+// usageGeneral is DecodeUsage without the fast paths: it validates the
+// whole document, records where the recognized keys are, then decodes the
+// fields in the documented order, which decides the error.
+func (d *Decoder) usageGeneral(b []byte, ev *UsageEvent) error {
 	*ev = UsageEvent{}
 	if !d.scanDocument(b, modeUsageTop) {
 		return d.syntaxError()
@@ -403,6 +427,157 @@ func (d *Decoder) stringValue(b []byte, i int) int {
 		}
 	}
 	return e
+}
+
+// Pieces of the canonical layout, as little-endian words.
+const (
+	canonID      = 0x223a226469227b   // {"id":"
+	canonTenant  = 0x6e616e6574222c22 // ","tenan
+	canonTenant2 = 0x223a2274         // t":"
+	canonMeter   = 0x726574656d222c22 // ","meter
+	canonModel   = 0x6c65646f6d222c22 // ","model
+	canonColon   = 0x223a22           // ":"
+	canonQuant   = 0x746e617571222c22 // ","quant
+	canonQuant2  = 0x22797469         // ity"
+	canonTime    = 0x3a22656d6974222c // ,"time":
+	canonProp    = 0x7265706f7270222c // ,"proper
+	canonProp2   = 0x73656974         // ties
+)
+
+// usageCanonical decodes the most common layout in one pass without
+// looking keys up: the keys of the native form in the order of
+// AppendUsageJSON, without whitespace,
+//
+//	{"id":"…","tenant":"…","meter":"…"[,"model":"…"],"quantity":…,"time":"…"[,"properties":{…}]}
+//
+// (trailing whitespace allowed), with id, meter and model strings without
+// escapes and every field valid. It reports false for anything else, and
+// then DecodeUsage tries usageFast; so, like usageFast, it accepts only
+// records that the general path accepts, and fills ev as it would.
+func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
+	le := binary.LittleEndian
+	// Every piece below is checked against len(b) - 16, so that the word
+	// loads never run past the end: a record this short is not common.
+	lim := len(b) - 16
+	if lim < 0 || le.Uint64(b)&(1<<56-1) != canonID {
+		return false
+	}
+	idE := plainString(b, 7)
+	if idE < 0 || idE > lim || uint(idE-7)-1 >= MaxKeyLen ||
+		le.Uint64(b[idE:]) != canonTenant || le.Uint32(b[idE+8:]) != canonTenant2 {
+		return false
+	}
+	// A tenant in d.tenants is valid (only valid tenants get there); any
+	// other is checked.
+	ts := idE + 12
+	te := plainString(b, ts)
+	if te < 0 || te > lim || le.Uint64(b[te:]) != canonMeter || le.Uint32(b[te+8:])&(1<<24-1) != canonColon {
+		return false
+	}
+	tenant, known := d.tenants.lookup(b[ts:te])
+	if !known && (uint(te-ts)-1 >= MaxKeyLen || !tenantChars(b[ts:te])) {
+		return false
+	}
+	ms := te + 11
+	me := plainString(b, ms)
+	if me < 0 || me > lim || uint(me-ms)-1 >= MaxKeyLen {
+		return false
+	}
+	i := me
+	var model []byte
+	if le.Uint64(b[i:]) == canonModel && le.Uint32(b[i+8:])&(1<<24-1) == canonColon {
+		e := plainString(b, i+11)
+		if e < 0 || e > lim || e-i-11 > MaxKeyLen {
+			return false
+		}
+		model, i = b[i+11:e], e
+	}
+	if le.Uint64(b[i:]) != canonQuant || le.Uint32(b[i+8:]) != canonQuant2 || b[i+12] != ':' {
+		return false
+	}
+	qty, i, ok := canonQuantity(b, i+13)
+	if !ok || i > lim || le.Uint64(b[i:]) != canonTime || b[i+8] != '"' {
+		return false
+	}
+	t, n, ok := d.minute.parsePrefix(b[i+9:])
+	if !ok {
+		return false
+	}
+	i += 9 + n
+	if i >= len(b) || b[i] != '"' {
+		return false
+	}
+	i++
+	var props []byte
+	if i <= lim && le.Uint64(b[i:]) == canonProp && le.Uint32(b[i+8:]) == canonProp2 &&
+		b[i+12] == '"' && b[i+13] == ':' && b[i+14] == '{' {
+		e, ok := d.object(b, i+14, 2, modeSkip)
+		if !ok {
+			return false
+		}
+		props, i = b[i+14:e], e
+	}
+	if i >= len(b) || b[i] != '}' || (i+1 != len(b) && skipWS(b, i+1) != len(b)) {
+		return false
+	}
+	if !known {
+		tenant = d.internTenantMiss(b[ts:te])
+	}
+	ev.ID = b[7:idE]
+	ev.Tenant = tenant
+	ev.Meter = d.internRecent(b[ms:me])
+	ev.Model = ""
+	if len(model) > 0 {
+		ev.Model = d.internRecent(model)
+	}
+	ev.Quantity = qty
+	ev.Time = t
+	ev.Properties = props
+	return true
+}
+
+// canonQuantity parses the quantity value at b[i] and the comma after it,
+// in the forms plainMicros takes: a JSON number or a string of
+// digits(.digits)? with 1–12 integer digits (no leading zero in a number)
+// and 1–6 fractional digits. It returns the offset of the comma.
+func canonQuantity(b []byte, i int) (Micros, int, bool) {
+	quoted := i < len(b) && b[i] == '"'
+	if quoted {
+		i++
+	}
+	s := i
+	var n uint64
+	for i < len(b) && b[i]-'0' <= 9 {
+		n = n*10 + uint64(b[i]-'0')
+		i++
+	}
+	if i == s || i-s > 12 || (!quoted && b[s] == '0' && i-s > 1) {
+		return 0, 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		f := i
+		for i < len(b) && b[i]-'0' <= 9 {
+			n = n*10 + uint64(b[i]-'0')
+			i++
+		}
+		if i == f || i-f > 6 {
+			return 0, 0, false
+		}
+		n *= pow10[6-(i-f)]
+	} else {
+		n *= MicrosPerUnit
+	}
+	if quoted {
+		if i >= len(b) || b[i] != '"' {
+			return 0, 0, false
+		}
+		i++
+	}
+	if i >= len(b) || b[i] != ',' {
+		return 0, 0, false
+	}
+	return Micros(n), i, true
 }
 
 // Bits of the native fields in usageFast's seen set.
@@ -867,65 +1042,136 @@ func (d *Decoder) internKept(v []byte) (string, bool) {
 // internTenant is intern for tenants, through the open-addressing front
 // table d.tenants, which holds interned tenants only.
 func (d *Decoder) internTenant(v []byte) string {
+	if s, ok := d.tenants.lookup(v); ok {
+		return s
+	}
+	return d.internTenantMiss(v)
+}
+
+// internTenantMiss is internTenant for a v that d.tenants lacks.
+func (d *Decoder) internTenantMiss(v []byte) string {
 	f := &d.tenants
 	if f.slots == nil {
 		f.slots = make([]frontSlot, 1024)
 		f.seed = rand.Uint64()
 	}
-	h := frontHash(v, f.seed)
-	mask := len(f.slots) - 1
-	i := int(h) & mask
-	for range maxFrontProbe {
-		s := &f.slots[i]
-		if s.h == h && s.s == string(v) {
-			return s.s
-		}
-		if s.h == 0 {
-			break
-		}
-		i = (i + 1) & mask
-	}
 	s, kept := d.internKept(v)
 	if kept {
-		f.insert(h, s)
+		f.insert(s)
 	}
 	return s
 }
 
 // internFront is an open-addressing table (linear probing, load ≤ 1/2) of
-// interned strings with their hashes, which answers most intern lookups of
-// a hot field in a few instructions. A lookup probes at most maxFrontProbe
-// slots, so that keys chosen to collide cost no more than a map lookup.
+// interned strings, which answers most intern lookups of a hot field in a
+// few instructions and one cache line: a slot holds the first 16 bytes of
+// its string, so strings of up to 16 bytes compare without reading the
+// string itself. A lookup probes at most maxFrontProbe slots, so that keys
+// chosen to collide cost no more than a map lookup.
 type internFront struct {
 	slots []frontSlot // power-of-two length; nil until first used
 	n     int
 	seed  uint64
 }
 
+// frontSlot is 32 bytes; an empty string marks an empty slot (the table
+// never holds one).
 type frontSlot struct {
-	h uint64 // hash of s; 0 marks an empty slot
-	s string
+	w0, w1 uint64 // the first 16 bytes of s, little-endian, zero-padded
+	s      string
 }
 
-const maxFrontProbe = 8
+const maxFrontProbe = 16
 
-// insert adds s with hash h, unless its probe run is too long.
-func (f *internFront) insert(h uint64, s string) {
+// frontWords returns the first 16 bytes of v as little-endian words,
+// zero-padded.
+func frontWords(v []byte) (w0, w1 uint64) {
+	n := len(v)
+	if cap(v) >= 16 {
+		x := v[:16] // bytes past len(v) are read, then masked off
+		w0, w1 = binary.LittleEndian.Uint64(x), binary.LittleEndian.Uint64(x[8:])
+		switch {
+		case n < 8:
+			w0 &= 1<<(8*n) - 1
+			w1 = 0
+		case n < 16:
+			w1 &= 1<<(8*(n-8)) - 1
+		}
+		return w0, w1
+	}
+	for i := min(n, 16) - 1; i >= 0; i-- {
+		if i >= 8 {
+			w1 = w1<<8 | uint64(v[i])
+		} else {
+			w0 = w0<<8 | uint64(v[i])
+		}
+	}
+	return w0, w1
+}
+
+// hash returns the slot hash of a string of n bytes that begins with the
+// words w0, w1 and goes on with rest.
+func (f *internFront) hash(w0, w1 uint64, n int, rest []byte) uint64 {
+	const m = 0xbf58476d1ce4e5b9
+	h := (f.seed ^ uint64(n)) * m
+	h = (h ^ w0) * m
+	h ^= h >> 31
+	h = (h ^ w1) * m
+	h ^= h >> 31
+	if len(rest) > 0 {
+		h ^= frontHash(rest, f.seed)
+	}
+	h *= 0x94d049bb133111eb
+	return h ^ h>>32
+}
+
+// lookup returns the string equal to v, if the table has it.
+func (f *internFront) lookup(v []byte) (string, bool) {
+	if f.slots == nil || len(v) == 0 {
+		return "", false
+	}
+	w0, w1 := frontWords(v)
+	var rest []byte
+	if len(v) > 16 {
+		rest = v[16:]
+	}
+	mask := len(f.slots) - 1
+	i := int(f.hash(w0, w1, len(v), rest)) & mask
+	for range maxFrontProbe {
+		s := &f.slots[i]
+		if s.w0 == w0 && s.w1 == w1 && len(s.s) == len(v) && (len(v) <= 16 || s.s[16:] == string(rest)) {
+			return s.s, true
+		}
+		if len(s.s) == 0 {
+			break
+		}
+		i = (i + 1) & mask
+	}
+	return "", false
+}
+
+// insert adds s (not empty), unless its probe run is too long.
+func (f *internFront) insert(s string) {
 	if (f.n+1)*2 > len(f.slots) {
 		old := f.slots
 		f.slots = make([]frontSlot, 2*len(old))
 		f.n = 0
 		for _, o := range old {
-			if o.h != 0 {
-				f.insert(o.h, o.s)
+			if len(o.s) != 0 {
+				f.insert(o.s)
 			}
 		}
 	}
+	w0, w1 := frontWords([]byte(s))
+	var rest []byte
+	if len(s) > 16 {
+		rest = []byte(s[16:])
+	}
 	mask := len(f.slots) - 1
-	i := int(h) & mask
+	i := int(f.hash(w0, w1, len(s), rest)) & mask
 	for range maxFrontProbe {
-		if f.slots[i].h == 0 {
-			f.slots[i] = frontSlot{h, s}
+		if len(f.slots[i].s) == 0 {
+			f.slots[i] = frontSlot{w0, w1, s}
 			f.n++
 			return
 		}
@@ -934,7 +1180,7 @@ func (f *internFront) insert(h uint64, s string) {
 }
 
 // frontHash hashes v with seed: 8-byte words, each absorbed by a multiply
-// and xor-shift, the length first. The result is never 0.
+// and xor-shift, the length first.
 func frontHash(v []byte, seed uint64) uint64 {
 	const m = 0xbf58476d1ce4e5b9
 	h := (seed ^ uint64(len(v))) * m
@@ -951,9 +1197,7 @@ func frontHash(v []byte, seed uint64) uint64 {
 		h = (h ^ w) * m
 		h ^= h >> 31
 	}
-	h *= 0x94d049bb133111eb
-	h ^= h >> 32
-	return h | 1
+	return h
 }
 
 // internRecent is intern for fields with few distinct values (meters and

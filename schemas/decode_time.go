@@ -46,14 +46,28 @@ func parseMinute(s []byte) (int64, bool) {
 }
 
 // parseRest parses the :SS[.fraction](Z|±hh:mm) that follows the minute
-// that parseMinute returned as base, and returns the instant in UTC.
+// that parseMinute returned as base, up to the end of s, and returns the
+// instant in UTC.
 func parseRest(s []byte, base int64) (time.Time, bool) {
+	t, end, ok := parseTail(s, base)
+	return t, ok && end == len(s)
+}
+
+// parseTail is parseRest for a timestamp that need not end s: it returns
+// the offset just past the timestamp.
+func parseTail(s []byte, base int64) (time.Time, int, bool) {
 	// len(s) ≥ 20, as parseMinute checked.
 	s0, s1 := s[17]-'0', s[18]-'0'
 	if s[16] != ':' || s0 > 5 || s1 > 9 {
-		return time.Time{}, false
+		return time.Time{}, 0, false
 	}
-	sec := int(s0)*10 + int(s1)
+	return parseFraction(s, base+int64(s0)*10+int64(s1))
+}
+
+// parseFraction parses the [.fraction](Z|±hh:mm) at s[19:] of a timestamp
+// whose first 19 bytes came to base seconds (as if UTC), and returns the
+// instant in UTC and the offset just past the timestamp.
+func parseFraction(s []byte, base int64) (time.Time, int, bool) {
 	i := 19
 	nsec := 0
 	if s[i] == '.' {
@@ -65,26 +79,26 @@ func parseRest(s []byte, base int64) (time.Time, bool) {
 		}
 		n := j - i
 		if n == 0 || n > 9 {
-			return time.Time{}, false
+			return time.Time{}, 0, false
 		}
 		nsec *= int(pow10[9-n])
 		i = j
 	}
 	if i >= len(s) {
-		return time.Time{}, false
+		return time.Time{}, 0, false
 	}
 	offset := 0 // seconds east of UTC
 	switch s[i] {
 	case 'Z', 'z':
 		i++
 	case '+', '-':
-		if len(s)-i != 6 || s[i+3] != ':' {
-			return time.Time{}, false
+		if len(s)-i < 6 || s[i+3] != ':' {
+			return time.Time{}, 0, false
 		}
 		oh, ok1 := num(s[i+1 : i+3])
 		om, ok2 := num(s[i+4 : i+6])
 		if !ok1 || !ok2 || oh > 23 || om > 59 {
-			return time.Time{}, false
+			return time.Time{}, 0, false
 		}
 		offset = oh*3600 + om*60
 		if s[i] == '-' {
@@ -92,42 +106,50 @@ func parseRest(s []byte, base int64) (time.Time, bool) {
 		}
 		i += 6
 	default:
-		return time.Time{}, false
+		return time.Time{}, 0, false
 	}
-	if i != len(s) {
-		return time.Time{}, false
-	}
-	secs := base + int64(sec-offset)
+	secs := base - int64(offset)
 	if secs < minUnix || secs > maxUnix {
-		return time.Time{}, false // an offset moved it out of 0000–9999 in UTC
+		return time.Time{}, 0, false // an offset moved it out of 0000–9999 in UTC
 	}
-	return time.Unix(secs, int64(nsec)).UTC(), true
+	return time.Unix(secs, int64(nsec)).UTC(), i, true
 }
 
-// minuteCache remembers the last minute (YYYY-MM-DDTHH:MM, bytes as given)
-// that parseMinute accepted: events of a stream mostly share it, and then
-// only the seconds, fraction and offset are left to parse.
+// minuteCache remembers the last YYYY-MM-DDTHH:MM:SS (bytes as given) that
+// parsed: events of a stream mostly share it, and then only the fraction
+// and the offset are left to parse.
 type minuteCache struct {
-	p0, p1 uint64 // the 16 bytes, little-endian
-	base   int64  // as parseMinute returned it
+	p0, p1 uint64 // the first 16 bytes, little-endian
+	p2     uint32 // the next 3
+	base   int64  // their value in seconds from the Unix epoch, as if UTC
 	set    bool
 }
 
 // parse is parseRFC3339 through the cache.
 func (c *minuteCache) parse(s []byte) (time.Time, bool) {
+	t, end, ok := c.parsePrefix(s)
+	return t, ok && end == len(s)
+}
+
+// parsePrefix parses the timestamp at the start of s, which may go on
+// after it, through the cache, and returns the offset just past it.
+func (c *minuteCache) parsePrefix(s []byte) (time.Time, int, bool) {
 	if len(s) < len("2006-01-02T15:04:05Z") {
-		return time.Time{}, false
+		return time.Time{}, 0, false
 	}
-	p0, p1 := binary.LittleEndian.Uint64(s), binary.LittleEndian.Uint64(s[8:])
-	if c.set && p0 == c.p0 && p1 == c.p1 {
-		return parseRest(s, c.base)
+	le := binary.LittleEndian
+	p0, p1, p2 := le.Uint64(s), le.Uint64(s[8:]), le.Uint32(s[16:])&(1<<24-1)
+	if c.set && p0 == c.p0 && p1 == c.p1 && p2 == c.p2 {
+		return parseFraction(s, c.base)
 	}
 	base, ok := parseMinute(s)
-	if !ok {
-		return time.Time{}, false
+	s0, s1 := s[17]-'0', s[18]-'0'
+	if !ok || s[16] != ':' || s0 > 5 || s1 > 9 {
+		return time.Time{}, 0, false
 	}
-	c.p0, c.p1, c.base, c.set = p0, p1, base, true
-	return parseRest(s, base)
+	base += int64(s0)*10 + int64(s1)
+	c.p0, c.p1, c.p2, c.base, c.set = p0, p1, p2, base, true
+	return parseFraction(s, base)
 }
 
 // The first and last second of years 0000–9999 in UTC, as Unix times.

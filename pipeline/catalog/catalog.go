@@ -251,6 +251,29 @@ func (p Pricing) AtUnixNano(ns int64) (schemas.Decimal, bool) {
 	return p.any.at(ns)
 }
 
+// SpanUnixNano is AtUnixNano that also returns the interval [from, until)
+// of nanoseconds around ns over which AtUnixNano gives the same answer, so
+// that a caller can reuse the answer for the events inside it. until is
+// math.MaxInt64 when the answer holds from from on (math.MaxInt64 itself
+// excepted), and from is math.MinInt64 when it holds since ever.
+func (p Pricing) SpanUnixNano(ns int64) (rate schemas.Decimal, ok bool, from, until int64) {
+	modelFirst := int64(math.MaxInt64) // the first model rate takes over there
+	if p.model != nil {
+		if k := p.model.index(ns); k >= 0 {
+			return p.model.cpu[k], true, p.model.from[k], p.model.next(k)
+		}
+		modelFirst = p.model.from[0]
+	}
+	if p.any == nil {
+		return schemas.Decimal{}, false, math.MinInt64, modelFirst
+	}
+	k := p.any.index(ns)
+	if k < 0 {
+		return schemas.Decimal{}, false, math.MinInt64, min(p.any.from[0], modelFirst)
+	}
+	return p.any.cpu[k], true, p.any.from[k], min(p.any.next(k), modelFirst)
+}
+
 // rateSeries holds one (meter, model)'s rates in effective order, as
 // parallel slices for a cache-friendly binary search.
 type rateSeries struct {
@@ -263,6 +286,14 @@ func (s *rateSeries) at(ns int64) (schemas.Decimal, bool) {
 	if s == nil {
 		return schemas.Decimal{}, false
 	}
+	if k := s.index(ns); k >= 0 {
+		return s.cpu[k], true
+	}
+	return schemas.Decimal{}, false
+}
+
+// index returns the index of the last entry with from ≤ ns, or -1.
+func (s *rateSeries) index(ns int64) int {
 	// Find the first index whose from > ns.
 	lo, hi := 0, len(s.from)
 	for lo < hi {
@@ -273,10 +304,16 @@ func (s *rateSeries) at(ns int64) (schemas.Decimal, bool) {
 			hi = mid
 		}
 	}
-	if lo == 0 {
-		return schemas.Decimal{}, false
+	return lo - 1
+}
+
+// next returns where entry k stops being in force: the next entry's from,
+// or math.MaxInt64 for the last entry.
+func (s *rateSeries) next(k int) int64 {
+	if k+1 < len(s.from) {
+		return s.from[k+1]
 	}
-	return s.cpu[lo-1], true
+	return math.MaxInt64
 }
 
 // Bounds of the instants whose Unix nanoseconds fit in an int64.

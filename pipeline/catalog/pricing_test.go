@@ -47,3 +47,46 @@ func TestPricingMatchesRate(t *testing.T) {
 		t.Errorf("Pricing of an unknown meter is not the zero Pricing")
 	}
 }
+
+// TestSpanUnixNano checks that SpanUnixNano answers as AtUnixNano and that
+// the answer holds over the whole interval it returns, at its ends and
+// inside.
+func TestSpanUnixNano(t *testing.T) {
+	t.Parallel()
+	c := loadDemo(t)
+	var points []int64
+	for _, r := range c.Rates {
+		ns := r.EffectiveFrom.UnixNano()
+		points = append(points, ns-1, ns, ns+1)
+	}
+	points = append(points, math.MinInt64, math.MinInt64+1, 0, math.MaxInt64-1)
+	for _, meter := range []string{"tokens_in", "tokens_out", "compute_seconds", "api_calls", "videos"} {
+		for _, model := range []string{"", AnyModel, "large-v2", "large-v3", "small-v1", "gpu-a100", "gpu-h100", "mystery"} {
+			p := c.Pricing(meter, model)
+			for _, ns := range points {
+				want, wantOK := p.AtUnixNano(ns)
+				got, ok, from, until := p.SpanUnixNano(ns)
+				if got != want || ok != wantOK {
+					t.Fatalf("Pricing(%q, %q).SpanUnixNano(%d) = %v, %v; AtUnixNano says %v, %v", meter, model, ns, got, ok, want, wantOK)
+				}
+				if from > ns || ns >= until {
+					t.Fatalf("Pricing(%q, %q).SpanUnixNano(%d): interval [%d, %d) misses it", meter, model, ns, from, until)
+				}
+				step := max(1, uint64(until-from)/7)
+				for x := from; ; {
+					if d, ok := p.AtUnixNano(x); d != got || ok != wantOK {
+						t.Fatalf("Pricing(%q, %q): [%d, %d) from %d, but AtUnixNano(%d) = %v, %v", meter, model, from, until, ns, x, d, ok)
+					}
+					if uint64(until-1-x) < step {
+						if x == until-1 {
+							break
+						}
+						x = until - 1
+						continue
+					}
+					x += int64(step)
+				}
+			}
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/creditflow/creditflow/pipeline/catalog"
 	"github.com/creditflow/creditflow/pipeline/window"
+	"github.com/creditflow/creditflow/schemas"
 )
 
 // The processor's caches of what it resolved in the catalog and the
@@ -15,22 +16,55 @@ import (
 // entry of its own, which is correct, only slower. Identity implies
 // equality because every entry keeps its strings alive.
 //
-// Two levels keep the entries small: pairs resolves (meter, model) to the
-// meter's check and the rates, series resolves (tenant, pair) to the
-// tenant's start and the window series.
+// Two levels keep the entries small: a pair holds what depends on (meter,
+// model) only: the meter's check, the rates and the digest's prefix; a
+// series, keyed by (tenant, meter, model), holds the tenant's start, the
+// window series and the index of its pair, whose strings complete its key.
 
 // pair is a resolved (meter, model) whose meter is in the catalog.
 type pair struct {
 	meter, model string
 	pricing      catalog.Pricing
+	digest       uint64 // digestPrefix(meter, model)
+
+	// The answer of pricing at the latest event time asked about, which
+	// holds for the event times in [from, until) (see SpanUnixNano).
+	rate        schemas.Decimal
+	rateOK      bool
+	from, until int64
 }
 
-// series is a resolved (tenant, pair) whose tenant is in the catalog.
+// rateAt returns the credits per unit at ns, as pricing.AtUnixNano.
+func (p *pair) rateAt(ns int64) (schemas.Decimal, bool) {
+	if ns < p.from || ns >= p.until {
+		p.rate, p.rateOK, p.from, p.until = p.pricing.SpanUnixNano(ns)
+	}
+	return p.rate, p.rateOK
+}
+
+func newPair(meter, model string, pricing catalog.Pricing) pair {
+	// The empty interval [0, 0) makes the first rateAt ask pricing.
+	return pair{meter: meter, model: model, pricing: pricing, digest: digestPrefix(meter, model)}
+}
+
+// series is a resolved (tenant, meter, model) whose meter and tenant are in
+// the catalog: 32 bytes, so that an entry never straddles two cache lines.
+// The tenant is held as its data pointer (which keeps it alive) and length.
 type series struct {
-	tenant  string        // "" marks an empty slot (tenants are never empty)
-	startNs int64         // the tenant's start, as clampedNanos
-	win     window.Series // resolved on the first counted event
-	pair    int32         // index in seriesCache.pairs
+	tenant  unsafe.Pointer // nil marks an empty slot (tenants are never empty)
+	tlen    int32          // len(tenant), ≤ MaxKeyLen
+	pair    int32          // index in seriesCache.pairs: meter and model
+	startNs int64          // the tenant's start, as clampedNanos
+	win     window.Series  // resolved on the first counted event
+}
+
+func newSeries(tenant string, pair int32, startNs int64) series {
+	return series{tenant: unsafe.Pointer(unsafe.StringData(tenant)), tlen: int32(len(tenant)), pair: pair, startNs: startNs}
+}
+
+// is reports whether s is the entry of tenant (given that it is not empty).
+func (s *series) is(tenant string) bool {
+	return s.tenant == unsafe.Pointer(unsafe.StringData(tenant)) && s.tlen == int32(len(tenant))
 }
 
 // Bounds of the caches: when either would exceed its bound, both are
@@ -41,13 +75,25 @@ const (
 	maxSeries = 1 << 17
 )
 
-// seriesCache holds the pairs (append-only, indexed by pairIndex) and the
-// series (an open-addressing table, linear probing, load ≤ 3/4).
+// seriesCache holds the pairs (append-only, indexed by pairIndex), the
+// series (an open-addressing table, linear probing, load ≤ 3/4) and the
+// tenants' starts (likewise), which spare a catalog lookup when a tenant's
+// next series is resolved.
 type seriesCache struct {
 	pairs     []pair
 	pairIndex []int32 // open addressing over pairs: index+1, 0 = empty; load ≤ 1/2
 	slots     []series
 	n         int
+	tenants   []tenantStart
+	nTenants  int
+}
+
+// tenantStart is a catalog tenant's start, as clampedNanos, keyed by the
+// identity of the tenant string.
+type tenantStart struct {
+	tenant  unsafe.Pointer // nil marks an empty slot
+	tlen    int32
+	startNs int64
 }
 
 // id returns the identity of s: its data pointer, or 0 when empty.
@@ -71,8 +117,9 @@ func pairHash(meter, model string) uint64 {
 	return mix(uint64(id(meter))*0x9e3779b97f4a7c15 ^ uint64(id(model))*0xc2b2ae3d27d4eb4f)
 }
 
-func seriesHash(tenant string, pair int32) uint64 {
-	return mix(uint64(id(tenant))*0x9e3779b97f4a7c15 ^ uint64(pair)*0xc2b2ae3d27d4eb4f)
+func seriesHash(tenant uintptr, meter, model string) uint64 {
+	return mix(uint64(tenant)*0x9e3779b97f4a7c15 ^ uint64(id(meter))*0xc2b2ae3d27d4eb4f ^
+		uint64(id(model))*0x165667b19e3779f9)
 }
 
 // findPair returns the index of (meter, model), or -1.
@@ -119,21 +166,29 @@ func (c *seriesCache) indexPair(k int32) {
 	c.pairIndex[i] = k + 1
 }
 
-// find returns the entry of (tenant, pair), or nil.
-func (c *seriesCache) find(tenant string, pair int32) *series {
+// find returns the entry of (tenant, meter, model), or nil.
+func (c *seriesCache) find(tenant, meter, model string) *series {
 	if len(c.slots) == 0 {
 		return nil
 	}
 	mask := len(c.slots) - 1
-	for i := int(seriesHash(tenant, pair)) & mask; ; i = (i + 1) & mask {
+	for i := int(seriesHash(id(tenant), meter, model)) & mask; ; i = (i + 1) & mask {
 		s := &c.slots[i]
-		if s.pair == pair && same(s.tenant, tenant) {
-			return s
+		if s.is(tenant) {
+			if p := &c.pairs[s.pair]; same(p.meter, meter) && same(p.model, model) {
+				return s
+			}
 		}
-		if s.tenant == "" {
+		if s.tenant == nil {
 			return nil
 		}
 	}
+}
+
+// hash returns the hash of entry s.
+func (c *seriesCache) hash(s *series) uint64 {
+	p := &c.pairs[s.pair]
+	return seriesHash(uintptr(s.tenant), p.meter, p.model)
 }
 
 // insert adds s, which must not be present, and returns its entry, valid
@@ -144,8 +199,8 @@ func (c *seriesCache) insert(s series) *series {
 		c.grow()
 	}
 	mask := len(c.slots) - 1
-	i := int(seriesHash(s.tenant, s.pair)) & mask
-	for c.slots[i].tenant != "" {
+	i := int(c.hash(&s)) & mask
+	for c.slots[i].tenant != nil {
 		i = (i + 1) & mask
 	}
 	c.slots[i] = s
@@ -158,19 +213,67 @@ func (c *seriesCache) grow() {
 	c.slots = make([]series, max(1024, 2*len(old)))
 	mask := len(c.slots) - 1
 	for k := range old {
-		if old[k].tenant == "" {
+		if old[k].tenant == nil {
 			continue
 		}
-		i := int(seriesHash(old[k].tenant, old[k].pair)) & mask
-		for c.slots[i].tenant != "" {
+		i := int(c.hash(&old[k])) & mask
+		for c.slots[i].tenant != nil {
 			i = (i + 1) & mask
 		}
 		c.slots[i] = old[k]
 	}
 }
 
-// full reports whether the series table is at its bound.
+// full reports whether the series table is at its bound (the tenant table
+// holds no more entries than it).
 func (c *seriesCache) full() bool { return c.n >= maxSeries }
+
+func tenantHash(tenant unsafe.Pointer) uint64 {
+	return mix(uint64(uintptr(tenant)) * 0x9e3779b97f4a7c15)
+}
+
+// tenantStart returns the start of tenant, if known.
+func (c *seriesCache) tenantStart(tenant string) (int64, bool) {
+	if len(c.tenants) == 0 {
+		return 0, false
+	}
+	p := unsafe.Pointer(unsafe.StringData(tenant))
+	mask := len(c.tenants) - 1
+	for i := int(tenantHash(p)) & mask; ; i = (i + 1) & mask {
+		t := &c.tenants[i]
+		if t.tenant == p && t.tlen == int32(len(tenant)) {
+			return t.startNs, true
+		}
+		if t.tenant == nil {
+			return 0, false
+		}
+	}
+}
+
+// addTenant records the start of tenant, which must not be present.
+func (c *seriesCache) addTenant(tenant string, startNs int64) {
+	if (c.nTenants+1)*4 > len(c.tenants)*3 {
+		old := c.tenants
+		c.tenants = make([]tenantStart, max(1024, 2*len(old)))
+		c.nTenants = 0
+		for _, t := range old {
+			if t.tenant != nil {
+				c.placeTenant(t)
+			}
+		}
+	}
+	c.placeTenant(tenantStart{unsafe.Pointer(unsafe.StringData(tenant)), int32(len(tenant)), startNs})
+}
+
+func (c *seriesCache) placeTenant(t tenantStart) {
+	mask := len(c.tenants) - 1
+	i := int(tenantHash(t.tenant)) & mask
+	for c.tenants[i].tenant != nil {
+		i = (i + 1) & mask
+	}
+	c.tenants[i] = t
+	c.nTenants++
+}
 
 // reset empties the cache.
 func (c *seriesCache) reset() {
@@ -179,4 +282,6 @@ func (c *seriesCache) reset() {
 	clear(c.pairIndex)
 	clear(c.slots)
 	c.n = 0
+	clear(c.tenants)
+	c.nTenants = 0
 }

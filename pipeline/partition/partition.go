@@ -85,11 +85,14 @@ type Stats struct {
 // concurrent use.
 //
 // It keeps a cache of what it resolved per series (tenant, meter, model):
-// the catalog tenant's start, the meter and model's rates and the window
-// series handle, so that a record of a known series costs one probe of a
-// pointer-keyed table instead of a map lookup per catalog check. Entries
-// are keyed by the decoder's interned strings and dropped all at once when
-// the cache is full (see maxSeriesCache).
+// the catalog tenant's start, the meter and model's rates (with the answer
+// for the latest event time and the interval it holds for), the digest's
+// prefix and the window series handle, so that a record of a known series
+// costs one probe of a table keyed by the identity of the decoder's
+// interned strings instead of a map lookup per catalog check (see
+// cache.go). Entries are dropped all at once when the cache is full. Time
+// checks run on Unix nanoseconds when every instant involved lies in years
+// 1716–2223, which keeps their outcome, and on time.Time otherwise.
 type Processor struct {
 	cfg     Config
 	cat     *catalog.Catalog
@@ -161,17 +164,11 @@ func (p *Processor) Process(rec []byte, now time.Time) Result {
 		}
 		return p.dead(re)
 	}
-	pi := p.cache.findPair(ev.Meter, ev.Model)
-	if pi < 0 {
-		if p.cat.Meter(ev.Meter) == nil {
-			return p.dead(unknownMeter(ev))
-		}
-		pi = p.cache.addPair(pair{meter: ev.Meter, model: ev.Model, pricing: p.cat.Pricing(ev.Meter, ev.Model)})
-	}
-	s := p.cache.find(ev.Tenant, pi)
+	s := p.cache.find(ev.Tenant, ev.Meter, ev.Model)
 	if s == nil {
-		if s = p.resolve(ev, pi); s == nil {
-			return p.dead(unknownTenant(ev))
+		var re *schemas.RecordError
+		if s, re = p.resolve(ev); re != nil {
+			return p.dead(re)
 		}
 	}
 	pr := &p.cache.pairs[s.pair]
@@ -196,7 +193,7 @@ func (p *Processor) Process(rec []byte, now time.Time) Result {
 	if ns < s.startNs {
 		return p.dead(p.beforeStart(ev))
 	}
-	rate, ok := pr.pricing.AtUnixNano(ns)
+	rate, ok := pr.rateAt(ns)
 	if !ok {
 		return p.dead(noRate(ev))
 	}
@@ -204,7 +201,7 @@ func (p *Processor) Process(rec []byte, now time.Time) Result {
 	if err != nil {
 		return p.dead(creditsOutOfRange(ev, rate))
 	}
-	d := digest(ev, ns)
+	d := digestFrom(pr.digest, ev, ns)
 	if r, dup := p.check(ev, d); dup {
 		return r
 	}
@@ -263,19 +260,34 @@ func (p *Processor) check(ev *schemas.UsageEvent, d uint64) (Result, bool) {
 	return Result{}, false
 }
 
-// resolve looks ev's tenant up in the catalog and caches the series of
-// (tenant, pair pi). It returns nil when the tenant is unknown.
-func (p *Processor) resolve(ev *schemas.UsageEvent, pi int32) *series {
-	tenant := p.cat.Tenant(ev.Tenant)
-	if tenant == nil {
-		return nil
+// resolve looks ev's series up in the catalog, in the documented check
+// order (meter, then tenant), and caches it.
+func (p *Processor) resolve(ev *schemas.UsageEvent) (*series, *schemas.RecordError) {
+	pi := p.cache.findPair(ev.Meter, ev.Model)
+	if pi < 0 {
+		if p.cat.Meter(ev.Meter) == nil {
+			return nil, unknownMeter(ev)
+		}
+		pi = p.cache.addPair(newPair(ev.Meter, ev.Model, p.cat.Pricing(ev.Meter, ev.Model)))
+	}
+	startNs, known := p.cache.tenantStart(ev.Tenant)
+	if !known {
+		tenant := p.cat.Tenant(ev.Tenant)
+		if tenant == nil {
+			return nil, unknownTenant(ev)
+		}
+		startNs = clampedNanos(tenant.Start)
 	}
 	if p.cache.full() {
 		pr := p.cache.pairs[pi]
 		p.cache.reset()
 		pi = p.cache.addPair(pr)
+		known = false
 	}
-	return p.cache.insert(series{tenant: ev.Tenant, startNs: clampedNanos(tenant.Start), pair: pi})
+	if !known {
+		p.cache.addTenant(ev.Tenant, startNs)
+	}
+	return p.cache.insert(newSeries(ev.Tenant, pi, startNs)), nil
 }
 
 func unknownMeter(ev *schemas.UsageEvent) *schemas.RecordError {
@@ -453,9 +465,17 @@ func (p *Processor) Stats() Stats { return p.stats }
 // is absorbed in 8-byte little-endian words by a multiply and xor-shift
 // step, then the state is finalized.
 func digest(ev *schemas.UsageEvent, ns int64) uint64 {
-	h := uint64(digestSeed)
-	h = absorb(h, ev.Meter)
-	h = absorb(h, ev.Model)
+	return digestFrom(digestPrefix(ev.Meter, ev.Model), ev, ns)
+}
+
+// digestPrefix is the state of digest after meter and model, which a pair
+// keeps.
+func digestPrefix(meter, model string) uint64 {
+	return absorb(absorb(digestSeed, meter), model)
+}
+
+// digestFrom is digest from the state after ev's meter and model.
+func digestFrom(h uint64, ev *schemas.UsageEvent, ns int64) uint64 {
 	h = step(h, uint64(ev.Quantity))
 	h = step(h, uint64(ns))
 	h = absorb(h, ev.Properties)

@@ -86,7 +86,7 @@ func TestSeriesReclaim(t *testing.T) {
 		t.Errorf("registry index has %d keys, %d ids in use", n, len(w.series)-1-len(w.free))
 	}
 	for id, k := range w.series[1:] {
-		if k != (schemas.WindowKey{}) && w.index.find(w.series, &k) != int32(id+1) {
+		if k != (schemas.WindowKey{}) && w.index.find(w.series, &k, w.index.hash(&k)) != int32(id+1) {
 			t.Fatalf("series %d (%+v) not found in the index", id+1, k)
 		}
 	}
@@ -124,5 +124,24 @@ func TestAddSeriesAllocs(t *testing.T) {
 		i++
 	}); n != 0 {
 		t.Errorf("AddSeries to an existing window allocates %.1f times", n)
+	}
+}
+
+// TestEventCountSetAside: an entry whose event count is at its limit is set
+// aside as a row of its own, like a sum that would overflow.
+func TestEventCountSetAside(t *testing.T) {
+	t.Parallel()
+	w := mustNew(t, Config{})
+	k := schemas.WindowKey{Tenant: "a", Meter: "m"}
+	w.Add(k, t0, 1, 10)
+	w.open.get(slotKey{w.Series(k).id, w.startOf(t0)}).events = maxEntryEvents
+	w.Add(k, t0.Add(time.Second), 2, 20)
+	got := w.Flush(nil)
+	want := []schemas.WindowTotal{
+		row(k, t0, time.Minute, 1, 2, 20, false),
+		row(k, t0, time.Minute, maxEntryEvents, 1, 10, false),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
 	}
 }

@@ -2,6 +2,7 @@ package window
 
 import (
 	"hash/maphash"
+	"math"
 	"math/rand/v2"
 
 	"github.com/creditflow/creditflow/schemas"
@@ -15,15 +16,22 @@ type slotKey struct {
 }
 
 // entry is one window's running total, stored inline in the table so that
-// an Add touches one place in memory: 48 bytes without pointers (the
-// garbage collector never scans the table), the hash and the key first.
+// an Add touches one place in memory: 32 bytes without pointers (the
+// garbage collector never scans the table, and an entry never straddles
+// two cache lines), the key first. Its hash is recomputed when needed.
 type entry struct {
-	hash    uint64 // of key; 0 marks an empty slot
-	key     slotKey
-	events  int64
+	sid     int32  // series id; 0 marks an empty slot
+	events  uint32 // at most maxEntryEvents; then the total is set aside (see Add)
+	start   int64  // unix ns
 	qty     schemas.Micros
 	credits schemas.Micros
 }
+
+// maxEntryEvents is the most events an entry counts before its total is set
+// aside as a row of its own, like a sum that would overflow.
+const maxEntryEvents = math.MaxUint32
+
+func (e *entry) key() slotKey { return slotKey{e.sid, e.start} }
 
 // table is an open-addressing hash table of entries with linear probing.
 // A Go map[slotKey]… would cost three dependent memory accesses per Add
@@ -32,6 +40,7 @@ type entry struct {
 type table struct {
 	slots []entry // power-of-two length
 	n     int
+	hash  hasher
 	// used lists the occupied slots when track is set; such a table is
 	// only ever emptied whole (reset), never by delete.
 	used  []int32
@@ -40,8 +49,8 @@ type table struct {
 
 const minSlots = 64
 
-func newTable(track bool) table {
-	return table{slots: make([]entry, minSlots), track: track}
+func newTable(h hasher, track bool) table {
+	return table{slots: make([]entry, minSlots), hash: h, track: track}
 }
 
 // hasher hashes slot keys with a per-process seed: the table is never
@@ -50,33 +59,35 @@ type hasher struct{ seed uint64 }
 
 func newHasher() hasher { return hasher{rand.Uint64()} }
 
-func (s *hasher) hash(k *slotKey) uint64 {
+func (s hasher) hash(k slotKey) uint64 {
 	h := (uint64(k.start) ^ s.seed) * 0x9e3779b97f4a7c15
 	h ^= uint64(uint32(k.sid)) * 0xc2b2ae3d27d4eb4f
 	h ^= h >> 32
 	h *= 0xd6e8feb86659fd93
-	h ^= h >> 29
-	return h | 1 // never 0, which marks an empty slot
+	return h ^ h>>29
 }
 
-// get returns the entry for k (hash h), inserting an empty one if absent.
-func (t *table) get(k *slotKey, h uint64) *entry {
+// home returns the slot where the probe for k starts.
+func (t *table) home(k slotKey) int { return int(t.hash.hash(k)) & (len(t.slots) - 1) }
+
+// get returns the entry for k, inserting an empty one if absent.
+func (t *table) get(k slotKey) *entry {
 	for {
 		mask := len(t.slots) - 1
-		i := int(h) & mask
+		i := t.home(k)
 		for {
 			e := &t.slots[i]
-			if e.hash == h && e.key == *k {
+			if e.sid == k.sid && e.start == k.start {
 				return e
 			}
-			if e.hash == 0 {
+			if e.sid == 0 {
 				break
 			}
 			i = (i + 1) & mask
 		}
 		if (t.n+1)*4 <= len(t.slots)*3 { // load ≤ 3/4
 			e := &t.slots[i]
-			e.hash, e.key = h, *k
+			e.sid, e.start = k.sid, k.start
 			t.n++
 			if t.track {
 				t.used = append(t.used, int32(i))
@@ -94,11 +105,11 @@ func (t *table) resize(size int) {
 	t.used = t.used[:0]
 	mask := size - 1
 	for k := range old {
-		if old[k].hash == 0 {
+		if old[k].sid == 0 {
 			continue
 		}
-		i := int(old[k].hash) & mask
-		for t.slots[i].hash != 0 {
+		i := t.home(old[k].key())
+		for t.slots[i].sid != 0 {
 			i = (i + 1) & mask
 		}
 		t.slots[i] = old[k]
@@ -113,8 +124,8 @@ func (t *table) resize(size int) {
 // only move into slots between i and their old slot, cyclically.
 func (t *table) deleteAt(i int) {
 	mask := len(t.slots) - 1
-	for j := (i + 1) & mask; t.slots[j].hash != 0; j = (j + 1) & mask {
-		h := int(t.slots[j].hash) & mask
+	for j := (i + 1) & mask; t.slots[j].sid != 0; j = (j + 1) & mask {
+		h := t.home(t.slots[j].key())
 		// The entry at j may fill the hole at i unless its home lies in
 		// the cyclic interval (i, j].
 		if i <= j {
@@ -144,63 +155,71 @@ func (t *table) reset() {
 func (t *table) mark(live []bool) {
 	if t.track {
 		for _, i := range t.used {
-			live[t.slots[i].key.sid] = true
+			live[t.slots[i].sid] = true
 		}
 		return
 	}
 	for i := range t.slots {
-		if t.slots[i].hash != 0 {
-			live[t.slots[i].key.sid] = true
-		}
+		live[t.slots[i].sid] = true // slot 0 (empty) is never a series
 	}
 }
 
 // seriesIndex finds series ids by key: an open-addressing table (linear
-// probing, load ≤ 1/2) of ids into the registry, 4 bytes a slot and no
-// pointers. It is used when a key is registered or resolved, not per event.
+// probing, load ≤ 1/2) of ids into the registry with the low 32 bits of
+// their key's hash, 8 bytes a slot and no pointers; the hash spares reading
+// the keys of other series on the way. It is used when a key is registered
+// or resolved, not per event.
 type seriesIndex struct {
-	slots []int32 // power-of-two length; 0 marks an empty slot
+	slots []indexSlot // power-of-two length
 	n     int
 	seed  maphash.Seed
 }
 
+type indexSlot struct {
+	id int32  // 0 marks an empty slot
+	h  uint32 // low bits of the key's hash
+}
+
 func newSeriesIndex() seriesIndex {
-	return seriesIndex{slots: make([]int32, minSlots), seed: maphash.MakeSeed()}
+	return seriesIndex{slots: make([]indexSlot, minSlots), seed: maphash.MakeSeed()}
 }
 
-func (x *seriesIndex) hash(k *schemas.WindowKey) uint64 {
-	return maphash.Comparable(x.seed, *k)
+func (x *seriesIndex) hash(k *schemas.WindowKey) uint32 {
+	h := maphash.String(x.seed, k.Tenant)
+	h = (h ^ maphash.String(x.seed, k.Meter)) * 0x9e3779b97f4a7c15
+	h = (h ^ maphash.String(x.seed, k.Model)) * 0xc2b2ae3d27d4eb4f
+	return uint32(h ^ h>>32)
 }
 
-// find returns the id of key k in series, or 0.
-func (x *seriesIndex) find(series []schemas.WindowKey, k *schemas.WindowKey) int32 {
+// find returns the id of key k, whose hash is h, in series, or 0.
+func (x *seriesIndex) find(series []schemas.WindowKey, k *schemas.WindowKey, h uint32) int32 {
 	mask := len(x.slots) - 1
-	for i := int(x.hash(k)) & mask; ; i = (i + 1) & mask {
-		id := x.slots[i]
-		if id == 0 || series[id] == *k {
-			return id
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		s := x.slots[i]
+		if s.id == 0 || (s.h == h && series[s.id] == *k) {
+			return s.id
 		}
 	}
 }
 
-// insert adds id, whose key series[id] must not be present.
-func (x *seriesIndex) insert(series []schemas.WindowKey, id int32) {
+// insert adds id, whose key has hash h and must not be present.
+func (x *seriesIndex) insert(id int32, h uint32) {
 	if (x.n+1)*2 > len(x.slots) {
 		old := x.slots
-		x.slots = make([]int32, 2*len(old))
+		x.slots = make([]indexSlot, 2*len(old))
 		x.n = 0
 		for _, o := range old {
-			if o != 0 {
-				x.insert(series, o)
+			if o.id != 0 {
+				x.insert(o.id, o.h)
 			}
 		}
 	}
 	mask := len(x.slots) - 1
-	i := int(x.hash(&series[id])) & mask
-	for x.slots[i] != 0 {
+	i := int(h) & mask
+	for x.slots[i].id != 0 {
 		i = (i + 1) & mask
 	}
-	x.slots[i] = id
+	x.slots[i] = indexSlot{id, h}
 	x.n++
 }
 
@@ -211,14 +230,14 @@ func (x *seriesIndex) rebuild(series []schemas.WindowKey, live []bool, n int) {
 		size *= 2
 	}
 	if size != len(x.slots) {
-		x.slots = make([]int32, size)
+		x.slots = make([]indexSlot, size)
 	} else {
 		clear(x.slots)
 	}
 	x.n = 0
 	for id, ok := range live {
 		if ok {
-			x.insert(series, int32(id))
+			x.insert(int32(id), x.hash(&series[id]))
 		}
 	}
 }

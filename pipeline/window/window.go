@@ -66,7 +66,6 @@ type Windows struct {
 	width, outOfOrder time.Duration
 	widthNs           int64
 
-	hash     hasher
 	series   []schemas.WindowKey // series registry by id; id 0 is unused
 	index    seriesIndex         // registered series by key
 	free     []int32             // ids of reclaimed series, for reuse
@@ -109,17 +108,17 @@ func New(cfg Config) (*Windows, error) {
 	case NoOutOfOrder:
 		cfg.OutOfOrder = 0
 	}
+	h := newHasher()
 	return &Windows{
 		width:      cfg.Width,
 		outOfOrder: cfg.OutOfOrder,
 		widthNs:    int64(cfg.Width),
-		hash:       newHasher(),
 		series:     make([]schemas.WindowKey, 1, 64),
 		index:      newSeriesIndex(),
 		epoch:      1,
 		reclaim:    minReclaim,
-		open:       newTable(false),
-		late:       newTable(true),
+		open:       newTable(h, false),
+		late:       newTable(h, true),
 		minStart:   math.MaxInt64,
 		wm:         math.MinInt64,
 	}, nil
@@ -206,14 +205,15 @@ const minReclaim = 1 << 16
 // are registered it first reclaims those without a window (in time
 // proportional to the tables, amortized over as many registrations).
 func (w *Windows) Series(key schemas.WindowKey) Series {
-	id := w.index.find(w.series, &key)
+	h := w.index.hash(&key)
+	id := w.index.find(w.series, &key, h)
 	if id == 0 {
-		id = w.register(key)
+		id = w.register(key, h)
 	}
 	return Series{id: id, epoch: w.epoch}
 }
 
-func (w *Windows) register(key schemas.WindowKey) int32 {
+func (w *Windows) register(key schemas.WindowKey, h uint32) int32 {
 	if len(w.series)-1-len(w.free) >= w.reclaim {
 		w.reclaimSeries()
 	}
@@ -226,7 +226,7 @@ func (w *Windows) register(key schemas.WindowKey) int32 {
 		id = int32(len(w.series))
 		w.series = append(w.series, key)
 	}
-	w.index.insert(w.series, id)
+	w.index.insert(id, h)
 	return id
 }
 
@@ -240,6 +240,7 @@ func (w *Windows) reclaimSeries() {
 	live := w.live[:len(w.series)]
 	w.open.mark(live)
 	w.late.mark(live)
+	live[0] = false
 	w.free = w.free[:0]
 	kept := 0
 	for id := len(w.series) - 1; id >= 1; id-- { // reversed, so that low ids are reused first
@@ -273,17 +274,16 @@ func (w *Windows) AddSeries(s *Series, key *schemas.WindowKey, t int64, quantity
 // add counts one event of series id at t (ns, clamped).
 func (w *Windows) add(id int32, t int64, quantity, credits schemas.Micros) {
 	k := slotKey{id, w.startOfNanos(t)}
-	h := w.hash.hash(&k)
 	late := k.start+w.widthNs <= w.wm
 	var e *entry
 	if late {
-		e = w.late.get(&k, h)
+		e = w.late.get(k)
 	} else {
-		e = w.open.get(&k, h)
+		e = w.open.get(k)
 		w.minStart = min(w.minStart, k.start)
 	}
 	q, c := e.qty+quantity, e.credits+credits
-	if overflows(e.qty, quantity, q) || overflows(e.credits, credits, c) {
+	if overflows(e.qty, quantity, q) || overflows(e.credits, credits, c) || e.events == maxEntryEvents {
 		w.spilled = append(w.spilled, w.row(e, late))
 		e.events, q, c = 0, quantity, credits
 	}
@@ -297,10 +297,10 @@ func overflows(a, b, s schemas.Micros) bool { return (a^s)&(b^s) < 0 }
 // row returns the total held by e.
 func (w *Windows) row(e *entry, late bool) schemas.WindowTotal {
 	return schemas.WindowTotal{
-		WindowKey: w.series[e.key.sid],
-		Start:     time.Unix(0, e.key.start).UTC(),
-		End:       time.Unix(0, e.key.start+w.widthNs).UTC(),
-		Events:    e.events,
+		WindowKey: w.series[e.sid],
+		Start:     time.Unix(0, e.start).UTC(),
+		End:       time.Unix(0, e.start+w.widthNs).UTC(),
+		Events:    int64(e.events),
 		Quantity:  e.qty,
 		Credits:   e.credits,
 		Late:      late,
@@ -357,17 +357,17 @@ func (w *Windows) emitOpen(rows []schemas.WindowTotal, limit int64) ([]schemas.W
 	minStart, maxStart := int64(math.MaxInt64), int64(math.MinInt64)
 	for i := 0; i < len(t.slots); {
 		e := &t.slots[i]
-		if e.hash != 0 {
-			if e.key.start <= limit {
+		if e.sid != 0 {
+			if e.start <= limit {
 				rows = append(rows, w.row(e, false))
-				maxStart = max(maxStart, e.key.start)
+				maxStart = max(maxStart, e.start)
 				// deleteAt moves not-yet-visited entries into slot i and
 				// beyond (or visited ones within the visited part, when
 				// the probe run wraps around), so slot i is looked at again.
 				t.deleteAt(i)
 				continue
 			}
-			minStart = min(minStart, e.key.start)
+			minStart = min(minStart, e.start)
 		}
 		i++
 	}

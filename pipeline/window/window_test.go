@@ -440,53 +440,55 @@ func TestSortRows(t *testing.T) {
 	}
 }
 
-// TestTableDeleteWraps drives the open-window table with crafted hashes
-// whose probe runs wrap around the end of the slot array, removes windows
-// as Advance does, and checks that every remaining window is still found.
+// TestTableDeleteWraps drives the open-window table with keys whose home
+// slots bunch at the end and the start of the slot array, so that probe
+// runs wrap around, removes windows as Advance does, and checks that every
+// remaining window is still found.
 func TestTableDeleteWraps(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 6))
 	for round := range 300 {
 		w := mustNew(t, Config{})
 		size := len(w.open.slots)
-		type item struct {
-			k slotKey
-			h uint64
-		}
-		var items []item
+		var items []slotKey
 		for i := range 40 + rng.IntN(8) {
-			// Homes bunched at the end and the start of the array.
-			home := uint64(size - 1 - rng.IntN(6))
+			// Homes bunched at the end and the start of the array: search
+			// window starts until the key's home is the one wanted.
+			home := size - 1 - rng.IntN(6)
 			if rng.IntN(3) == 0 {
-				home = uint64(rng.IntN(4))
+				home = rng.IntN(4)
 			}
-			h := uint64(1+rng.IntN(1<<20))<<32 | home // nonzero; home slot in the low bits
-			k := slotKey{w.Series(schemas.WindowKey{Tenant: fmt.Sprint("t", i)}).id, int64(rng.IntN(5)) * int64(time.Minute)}
-			e := w.open.get(&k, h)
+			sid := w.Series(schemas.WindowKey{Tenant: fmt.Sprint("t", i)}).id
+			k := slotKey{sid, int64(rng.IntN(5)) * int64(time.Minute)}
+			for w.open.home(k) != home {
+				k.start += 5 * int64(time.Minute)
+			}
+			e := w.open.get(k)
 			e.events = 1
 			w.minStart = min(w.minStart, k.start)
-			items = append(items, item{k, h})
+			items = append(items, k)
 		}
 		if len(w.open.slots) != size {
 			t.Fatalf("round %d: table grew; keep it at %d slots", round, size)
 		}
-		limit := int64(rng.IntN(5)) * int64(time.Minute)
+		limit := int64(rng.IntN(5)) * int64(time.Minute) * 40
 		rows, _ := w.emitOpen(nil, limit)
 		emitted := map[string]bool{}
 		for _, r := range rows {
-			emitted[r.Tenant] = true
+			emitted[r.Tenant+"@"+fmt.Sprint(r.Start.UnixNano())] = true
 		}
-		for _, it := range items {
-			due := it.k.start <= limit
-			if due != emitted[w.series[it.k.sid].Tenant] {
-				t.Fatalf("round %d: %s (start %d, limit %d) emitted %v", round, w.series[it.k.sid].Tenant, it.k.start, limit, emitted[w.series[it.k.sid].Tenant])
+		for _, k := range items {
+			name := w.series[k.sid].Tenant + "@" + fmt.Sprint(k.start)
+			due := k.start <= limit
+			if due != emitted[name] {
+				t.Fatalf("round %d: %s (limit %d) emitted %v", round, name, limit, emitted[name])
 			}
 			if due {
 				continue
 			}
 			n := w.open.n
-			if e := w.open.get(&it.k, it.h); e.events != 1 || w.open.n != n {
-				t.Fatalf("round %d: %s lost after deletions", round, w.series[it.k.sid].Tenant)
+			if e := w.open.get(k); e.events != 1 || w.open.n != n {
+				t.Fatalf("round %d: %s lost after deletions", round, name)
 			}
 		}
 		if len(rows)+w.open.n != len(items) {
