@@ -68,6 +68,14 @@ func parseTail(s []byte, base int64) (time.Time, int, bool) {
 // whose first 19 bytes came to base seconds (as if UTC), and returns the
 // instant in UTC and the offset just past the timestamp.
 func parseFraction(s []byte, base int64) (time.Time, int, bool) {
+	// The common case first: milliseconds in UTC, ".sssZ".
+	if len(s) >= 24 && s[19] == '.' && s[23] == 'Z' {
+		d0, d1, d2 := s[20]-'0', s[21]-'0', s[22]-'0'
+		if max(d0, d1, d2) <= 9 && base >= minUnix && base <= maxUnix {
+			ms := int64(d0)*100 + int64(d1)*10 + int64(d2)
+			return time.Unix(base, ms*1e6).UTC(), 24, true
+		}
+	}
 	i := 19
 	nsec := 0
 	if s[i] == '.' {

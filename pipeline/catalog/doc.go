@@ -82,7 +82,10 @@
 //
 // A rate applies from exactly its effective_from instant. An event with no
 // model uses "*" directly. Catalog.Rate is a map lookup plus a binary
-// search over Unix nanoseconds and does not allocate.
+// search over Unix nanoseconds and does not allocate. Catalog.Pricing does
+// the map lookups of a (meter, model) once; its At and AtUnixNano then
+// cost only the binary search, and SpanUnixNano also returns the interval
+// of event times over which its answer holds, for callers that keep it.
 //
 // A Catalog is immutable and safe for concurrent use. The package imports
 // time/tzdata so that time zones load on machines without zoneinfo.

@@ -17,6 +17,18 @@
 // Only counted events are remembered by dedup, so a refused first copy never
 // hides a good later one. An event before its tenant's catalog start has no
 // billing period and is dead-lettered as unknown_tenant.
+//
+// # Cost
+//
+// A record of a series seen before costs one pass of the decoder (see
+// schemas.Decoder), one probe of the processor's series cache (see
+// Processor), integer time checks, a cached rate, an incremental content
+// digest, a dedup check and a window update through a series handle; no
+// allocation. BenchmarkCore (10k tenants, 2 % duplicates, 5 % out of order,
+// a fresh Processor every 200k records) measures about 2800 instructions
+// per record without garbage collection, about a sixth of them in dedup,
+// and 0.7–1.2 µs per record on a shared 2-core VM, where cache misses on
+// the series cache, the window table and the dedup table dominate.
 package partition
 
 import (

@@ -201,9 +201,10 @@ type Series struct {
 const minReclaim = 1 << 16
 
 // Series returns the handle of key's series, registering the series if
-// needed. It looks up a map; registering may allocate, and when many series
-// are registered it first reclaims those without a window (in time
-// proportional to the tables, amortized over as many registrations).
+// needed. It hashes the key's strings and probes the registry's index;
+// registering may allocate, and when many series are registered it first
+// reclaims those without a window (in time proportional to the tables,
+// amortized over as many registrations).
 func (w *Windows) Series(key schemas.WindowKey) Series {
 	h := w.index.hash(&key)
 	id := w.index.find(w.series, &key, h)
@@ -224,6 +225,9 @@ func (w *Windows) register(key schemas.WindowKey, h uint32) int32 {
 		w.series[id] = key
 	} else {
 		id = int32(len(w.series))
+		if len(w.series) == cap(w.series) { // double: append grows large slices by only 1.25×
+			w.series = slices.Grow(w.series, len(w.series))
+		}
 		w.series = append(w.series, key)
 	}
 	w.index.insert(id, h)
