@@ -383,7 +383,9 @@ func (s *chStore) WriteGrants(ctx context.Context, gs []schemas.Grant) error {
 	return s.ch.WriteGrants(ctx, gs)
 }
 
-func (s *chStore) Grants(ctx context.Context) ([]schemas.Grant, error) { return s.ch.Grants(ctx, "") }
+func (s *chStore) Grants(ctx context.Context) ([]schemas.Grant, error) {
+	return closeStore{s.ch}.Grants(ctx)
+}
 
 // closeStore adapts the ClickHouse client to the close job's Source and Sink.
 type closeStore struct{ ch *clickhouse.Client }

@@ -59,27 +59,9 @@ func (s *Set) fail(err error) {
 // (they have not been handed to Cold yet), or in Cold; when it is new it is
 // recorded in memory if it is not yet expired, else in Cold.
 func (s *Set) checkCold(hi, lo uint64, ms int64, d uint64) Result {
-	tab := s.tab
-	i := s.home(hi)
-	for tab[i].meta != 0 && tab[i].hi < hi {
-		i++
-	}
-	res := NewEvent
-	for ; tab[i].meta != 0 && tab[i].hi == hi; i++ {
-		e := &tab[i]
-		if e.lo != lo {
-			continue
-		}
-		et := e.millis()
-		if et < s.forget {
-			continue
-		}
-		if diff := et - ms; diff <= s.hms && -diff <= s.hms {
-			if e.meta&digestMask == d {
-				return Duplicate
-			}
-			res = Conflict
-		}
+	res, _ := s.match(hi, lo, ms, d, s.forget)
+	if res == Duplicate {
+		return Duplicate
 	}
 	key := Key{hi, lo}
 	r, err := s.cold.Lookup(key, ms-s.hms, ms+s.hms, uint32(d))

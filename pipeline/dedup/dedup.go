@@ -226,10 +226,11 @@ func (s *Set) home(hi uint64) int {
 	return int(h)
 }
 
-func (s *Set) check(hi, lo uint64, ms int64, d uint64) Result {
-	if ms < s.coldBelow {
-		return s.checkCold(hi, lo, ms, d)
-	}
+// match looks the key up among the entries in memory whose time is at or
+// after cut: Duplicate when one within the horizon has the same digest,
+// else Conflict when one within the horizon differs, else NewEvent. It also
+// returns the slot after the key's run, where a new entry would go.
+func (s *Set) match(hi, lo uint64, ms int64, d uint64, cut int64) (Result, int) {
 	tab := s.tab
 	i := s.home(hi)
 	for tab[i].meta != 0 && tab[i].hi < hi {
@@ -242,16 +243,24 @@ func (s *Set) check(hi, lo uint64, ms int64, d uint64) Result {
 			continue
 		}
 		et := e.millis()
-		if et < s.cut {
+		if et < cut {
 			continue
 		}
 		if diff := et - ms; diff <= s.hms && -diff <= s.hms {
 			if e.meta&digestMask == d {
-				return Duplicate
+				return Duplicate, i
 			}
 			res = Conflict
 		}
 	}
+	return res, i
+}
+
+func (s *Set) check(hi, lo uint64, ms int64, d uint64) Result {
+	if ms < s.coldBelow {
+		return s.checkCold(hi, lo, ms, d)
+	}
+	res, i := s.match(hi, lo, ms, d, s.cut)
 	if res != NewEvent || ms < s.cut {
 		return res
 	}
