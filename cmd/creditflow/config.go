@@ -77,6 +77,8 @@ type clickConfig struct {
 	User     string    `yaml:"user"`     // default "default"
 	Password string    `yaml:"password"` // secret
 	TLS      tlsConfig `yaml:"tls"`
+	// Compression: lz4 (default) or none (ClickHouse on the same host).
+	Compression string `yaml:"compression"`
 }
 
 type tlsConfig struct {
@@ -95,7 +97,10 @@ type pipelineConfig struct {
 	DedupHorizon  duration `yaml:"dedup_horizon"`  // default 24h
 	FlushInterval duration `yaml:"flush_interval"` // default 500ms
 	FlushRecords  int      `yaml:"flush_records"`  // default 100000
-	NoRunaway     bool     `yaml:"no_runaway"`
+	// CheckpointInterval: how often tenant states are stored; default 10s,
+	// negative means with every flush.
+	CheckpointInterval duration `yaml:"checkpoint_interval"`
+	NoRunaway          bool     `yaml:"no_runaway"`
 }
 
 type closeConfig struct {
@@ -281,5 +286,6 @@ func (c *runConfig) clickhouse() (clickhouse.Config, error) {
 	if err != nil {
 		return clickhouse.Config{}, fmt.Errorf("clickhouse: %w", err)
 	}
-	return clickhouse.Config{Addr: c.Click.Addr, Database: c.Click.Database, Username: c.Click.User, Password: c.Click.Password, TLS: tlsCfg}, nil
+	return clickhouse.Config{Addr: c.Click.Addr, Database: c.Click.Database, Username: c.Click.User, Password: c.Click.Password, TLS: tlsCfg,
+		Compression: c.Click.Compression}, nil
 }

@@ -170,6 +170,7 @@ func runStreamInner(ctx context.Context, args []string, e *env) error {
 	runner, err := stream.New(stream.Config{
 		Topic: kcfg.Topics.Events, Group: orString(cfg.Kafka.Group, "creditflow"),
 		FlushInterval: p.FlushInterval.or(500 * time.Millisecond), FlushRecords: p.FlushRecords,
+		CheckpointInterval: p.CheckpointInterval.or(10 * time.Second),
 		Partition: partition.Config{
 			Window:      window.Config{Width: p.Window.or(time.Minute), OutOfOrder: ooo},
 			Dedup:       dedup.Config{Horizon: p.DedupHorizon.or(24 * time.Hour)},
@@ -317,9 +318,22 @@ func (s *chStore) EventIDs(ctx context.Context, topic string, partition int32, m
 	return s.ch.EventIDs(ctx, topic, partition, maxOffset, since, fn)
 }
 
-func (s *chStore) States(ctx context.Context, topic string, partition int32, maxOffset int64) ([]billing.TenantState, error) {
+func (s *chStore) Events(ctx context.Context, topic string, partition int32, after, upTo int64, fn func(stream.RawEvent) error) error {
+	return s.ch.RawEvents(ctx, topic, partition, after, upTo, func(e clickhouse.RawEvent) error {
+		return fn(stream.RawEvent{
+			Partition: e.Partition, Offset: e.Offset, Tenant: e.Tenant, ID: e.ID, Meter: e.Meter, Model: e.Model,
+			Quantity: e.Quantity, Credits: e.Credits, Time: e.Time, Digest: e.Digest,
+		})
+	})
+}
+
+func (s *chStore) Checkpoint(ctx context.Context, topic string, partition int32, maxOffset int64) ([]int64, error) {
+	return s.ch.CheckpointChain(ctx, topic, partition, maxOffset)
+}
+
+func (s *chStore) States(ctx context.Context, topic string, partition int32, chain []int64) ([]billing.TenantState, error) {
 	var out []billing.TenantState
-	err := s.ch.PartitionStates(ctx, topic, partition, maxOffset, func(tenant string, state []byte) error {
+	err := s.ch.PartitionStates(ctx, topic, partition, chain, func(tenant string, state []byte) error {
 		var ts billing.TenantState
 		if err := json.Unmarshal(state, &ts); err != nil {
 			return fmt.Errorf("state of tenant %q: %w", tenant, err)
@@ -330,33 +344,51 @@ func (s *chStore) States(ctx context.Context, topic string, partition int32, max
 	return out, err
 }
 
-func (s *chStore) Write(ctx context.Context, b *stream.Batch) error {
-	raw := make([]clickhouse.RawEvent, len(b.Raw))
-	for i, r := range b.Raw {
-		raw[i] = clickhouse.RawEvent{
-			Topic: b.Topic, Partition: r.Partition, Offset: r.Offset, Tenant: r.Tenant, ID: r.ID,
-			Meter: r.Meter, Model: r.Model, Quantity: r.Quantity, Credits: r.Credits, Time: r.Time,
-			Properties: r.Properties, Digest: r.Digest,
+// Write stores the batches of several partitions with one insert per
+// table: fewer, larger inserts make fewer parts for ClickHouse to merge.
+func (s *chStore) Write(ctx context.Context, bs []*stream.Batch) error {
+	n := 0
+	var alerts []schemas.Alert
+	var grants []schemas.Grant
+	var cps []clickhouse.Checkpoint
+	for _, b := range bs {
+		n += len(b.Raw)
+		alerts = append(alerts, b.Alerts...)
+		grants = append(grants, b.Grants...)
+		if !b.Checkpoint {
+			continue
+		}
+		cp := clickhouse.Checkpoint{Topic: b.Topic, Partition: b.Partition, Offset: b.Last, Prev: b.CheckpointPrev,
+			States: make([]clickhouse.PartitionState, 0, len(b.States))}
+		for _, st := range b.States {
+			js, err := json.Marshal(st)
+			if err != nil {
+				return fmt.Errorf("encode state of tenant %q: %w", st.Tenant, err)
+			}
+			cp.States = append(cp.States, clickhouse.PartitionState{Tenant: st.Tenant, State: js})
+		}
+		cps = append(cps, cp)
+	}
+	raw := make([]clickhouse.RawEvent, 0, n)
+	for _, b := range bs {
+		for _, r := range b.Raw {
+			raw = append(raw, clickhouse.RawEvent{
+				Topic: b.Topic, Partition: r.Partition, Offset: r.Offset, Tenant: r.Tenant, ID: r.ID,
+				Meter: r.Meter, Model: r.Model, Quantity: r.Quantity, Credits: r.Credits, Time: r.Time,
+				Properties: r.Properties, Digest: r.Digest,
+			})
 		}
 	}
 	if err := s.ch.WriteRawEvents(ctx, raw); err != nil {
 		return err
 	}
-	if err := s.ch.WriteAlerts(ctx, b.Alerts); err != nil {
+	if err := s.ch.WriteAlerts(ctx, alerts); err != nil {
 		return err
 	}
-	if err := s.ch.WriteGrants(ctx, b.Grants); err != nil {
+	if err := s.ch.WriteGrants(ctx, grants); err != nil {
 		return err
 	}
-	states := make([]clickhouse.PartitionState, 0, len(b.States))
-	for _, st := range b.States {
-		js, err := json.Marshal(st)
-		if err != nil {
-			return fmt.Errorf("encode state of tenant %q: %w", st.Tenant, err)
-		}
-		states = append(states, clickhouse.PartitionState{Tenant: st.Tenant, State: js})
-	}
-	return s.ch.WritePartitionStates(ctx, b.Topic, b.Partition, b.Last, states)
+	return s.ch.WritePartitionStates(ctx, cps...)
 }
 
 func (s *chStore) Commit(ctx context.Context, b *stream.Batch) error {

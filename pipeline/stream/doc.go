@@ -9,9 +9,9 @@
 // covers one contiguous offset range [First, Last] of one partition and
 // happens in this order:
 //
-//  1. Store.Write    raw events, alerts, top-up grants and the touched
-//     tenants' states, all keyed so that writing them again
-//     collapses (ReplacingMergeTree);
+//  1. Store.Write    raw events, alerts, top-up grants and, every
+//     CheckpointInterval, a state checkpoint, all keyed so that
+//     writing them again collapses (ReplacingMergeTree);
 //  2. Publisher      dead letters, alerts, entitlement changes and top-up
 //     grants to Kafka (alerts already on the topic are skipped);
 //  3. Store.Commit   the range's window deltas and the range itself
@@ -19,11 +19,34 @@
 //     insert: the commit point;
 //  4. Kafka commit   advisory only, for lag monitoring.
 //
-// When a partition is assigned, the runner reads the last committed range
-// from the Store and seeks to Last+1; it rebuilds dedup from the stored raw
-// events with offsets ≤ Last, and the tenants' ledgers, alert states and
-// runaway baselines from the states stored with offsets ≤ Last. So state and
-// totals always describe the same prefix of the partition.
+// Flushes are written by one writer goroutine while the poll loop goes on
+// processing into the next batches (at most one set in flight; per
+// partition, ranges are committed in offset order). Step 1 is shared by all
+// partitions flushed together, so that ClickHouse gets few large inserts.
+//
+//	poll loop   ──process──▶ open batches ──seal──▶ │ writer: 1 ─ 2 ─ 3 ─ 4 │
+//	              (keeps processing while the writer works; waits only when
+//	               an open batch reaches FlushRecords)
+//
+// # State checkpoints
+//
+// Each tenant's running account (ledger, alert state, runaway baseline) is
+// stored as a checkpoint every CheckpointInterval (10 s), not with every
+// flush: a full checkpoint (every tenant with a state) every
+// FullCheckpointEvery-th time, otherwise an incremental one (the tenants
+// changed since the previous checkpoint, which it names). A checkpoint is
+// one atomic insert with a marker row and counts only once its range is
+// committed. When a partition is assigned, the runner reads the last
+// committed range from the Store and seeks to Last+1; it rebuilds dedup from
+// the stored raw events with offsets ≤ Last; it restores the tenants'
+// accounts from the latest checkpoint at or below Last (following its chain
+// back to a full one) and books the stored raw events after the checkpoint
+// up to Last again — their alerts, entitlement changes and top-ups were
+// published with their ranges, so they are discarded. So state and totals
+// always describe the same prefix of the partition. Stored grants are
+// booked again afterwards (the ledger ignores repeats). A clean stop or a
+// revoke writes a final checkpoint, so the next owner has nothing to
+// replay.
 //
 // Failure cases:
 //
@@ -40,9 +63,10 @@
 //   - full replay from offset 0: the Store's commit point wins over the
 //     requested position; replaying into a fresh database recounts from
 //     scratch, and dedup drops every resend.
-//   - ClickHouse unavailable: the flush is retried with backoff while the
-//     loop stops polling, so consumption pauses and memory stays bounded by
-//     one flush per partition; it resumes by itself.
+//   - ClickHouse unavailable: the flush is retried with backoff; the loop
+//     keeps processing until an open batch reaches FlushRecords, then stops
+//     polling, so consumption pauses and memory stays bounded by two flushes
+//     per partition; it resumes by itself.
 //   - rebalance: a revoked partition is flushed before it is released; a
 //     lost one is dropped unflushed. The new owner rebuilds as above. A
 //     commit whose range does not start right after the stored Last (a

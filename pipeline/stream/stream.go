@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -50,17 +52,50 @@ type Batch struct {
 	Alerts       []schemas.Alert
 	Entitlements []schemas.EntitlementChange
 	Grants       []schemas.Grant // auto top-ups
-	States       []billing.TenantState
-	records      int
-	opened       time.Time
+	// Checkpoint marks a batch that carries a state checkpoint as of Last:
+	// States holds every tenant of the partition that has a state (a full
+	// checkpoint, CheckpointPrev < 0) or the tenants whose state changed
+	// since checkpoint CheckpointPrev (an incremental one). The Store must
+	// store the states and the checkpoint's marker in one atomic insert.
+	Checkpoint     bool
+	CheckpointPrev int64
+	States         []billing.TenantState
+	records        int
+	opened         time.Time
+	text           arena // backs the Raw events' ID and Properties
 }
 
-func (b *Batch) reset(first int64) {
-	*b = Batch{
-		Topic: b.Topic, Partition: b.Partition, First: first, Last: first - 1,
-		Raw: b.Raw[:0], Deltas: b.Deltas[:0], DeadLetters: b.DeadLetters[:0], Alerts: b.Alerts[:0],
-		Entitlements: b.Entitlements[:0], Grants: b.Grants[:0], States: b.States[:0],
+func newBatch(topic string, partition int32, first int64, like *Batch) *Batch {
+	b := &Batch{Topic: topic, Partition: partition, First: first, Last: first - 1}
+	if like != nil {
+		// Size for the same load as the previous batch of the partition.
+		b.Raw = make([]RawEvent, 0, len(like.Raw))
+		b.Deltas = make([]schemas.WindowTotal, 0, len(like.Deltas))
 	}
+	return b
+}
+
+// arena hands out strings copied into large shared chunks: one allocation
+// per chunk instead of two per event (id and properties). A chunk is never
+// written again once a string points into it, and lives as long as any
+// such string does.
+type arena struct{ buf []byte }
+
+const arenaChunk = 256 << 10
+
+func (a *arena) copy(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > arenaChunk/4 {
+		return string(b)
+	}
+	if cap(a.buf)-len(a.buf) < len(b) {
+		a.buf = make([]byte, 0, arenaChunk)
+	}
+	n := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[n], len(b))
 }
 
 // Empty reports whether the batch covers no offset.
@@ -80,12 +115,20 @@ type Store interface {
 	// EventIDs calls fn for each stored raw event of the partition with
 	// offset ≤ maxOffset and event time ≥ since.
 	EventIDs(ctx context.Context, topic string, partition int32, maxOffset int64, since time.Time, fn func(tenant, id string, t time.Time, digest uint64) error) error
-	// States returns the latest stored state of every tenant of the
-	// partition written with offsets ≤ maxOffset.
-	States(ctx context.Context, topic string, partition int32, maxOffset int64) ([]billing.TenantState, error)
-	// Write stores the batch's raw events, alerts, grants and states;
-	// writing the same batch again must not change the stored result.
-	Write(ctx context.Context, b *Batch) error
+	// Events calls fn for each stored raw event of the partition with an
+	// offset in (after, upTo], in offset order.
+	Events(ctx context.Context, topic string, partition int32, after, upTo int64, fn func(RawEvent) error) error
+	// Checkpoint returns the partition's latest complete state checkpoint
+	// at or below maxOffset followed by the checkpoints it builds on, newest
+	// first, ending with a full one; empty when there is none.
+	Checkpoint(ctx context.Context, topic string, partition int32, maxOffset int64) ([]int64, error)
+	// States returns, per tenant of the partition, its state in the newest
+	// checkpoint of chain that holds one.
+	States(ctx context.Context, topic string, partition int32, chain []int64) ([]billing.TenantState, error)
+	// Write stores the batches' raw events, alerts, grants and checkpoints
+	// (several partitions' batches at once, so that they share inserts);
+	// writing the same batches again must not change the stored result.
+	Write(ctx context.Context, bs []*Batch) error
 	// Commit stores the batch's deltas and range as one atomic insert, or
 	// returns ErrFenced.
 	Commit(ctx context.Context, b *Batch) error
@@ -107,14 +150,25 @@ type Config struct {
 	Topic         string        // usage events topic; empty means "usage.events"
 	Group         string        // consumer group; empty means "creditflow"
 	FlushInterval time.Duration // most time a partition's records wait for a flush; zero means 500ms
-	FlushRecords  int           // most records per flush (bounds memory per partition); zero means 100000
+	FlushRecords  int           // most records per partition and flush (bounds memory per partition); zero means 100000
 	MaxPoll       int           // most records taken per poll; zero means 10000
-	Partition     partition.Config
-	Billing       billing.Config
-	RetryMin      time.Duration    // first retry delay of a failed flush; zero means 200ms
-	RetryMax      time.Duration    // longest retry delay; zero means 10s
-	Now           func() time.Time // wall clock; nil means time.Now
-	Log           zerolog.Logger
+	// CheckpointInterval is how often each partition's tenant states are
+	// stored; zero means 10s, negative means with every flush. A partition
+	// taken over resumes from its latest checkpoint and replays the stored
+	// raw events after it, so this bounds that replay, while storing states
+	// with every flush would cost more than the rest of the flush.
+	CheckpointInterval time.Duration
+	// FullCheckpointEvery makes every n-th checkpoint a full one (all
+	// tenants with a state) and the others incremental (tenants changed
+	// since the previous one); zero means 30. It bounds the chain a
+	// take-over reads.
+	FullCheckpointEvery int
+	Partition           partition.Config
+	Billing             billing.Config
+	RetryMin            time.Duration    // first retry delay of a failed flush; zero means 200ms
+	RetryMax            time.Duration    // longest retry delay; zero means 10s
+	Now                 func() time.Time // wall clock; nil means time.Now
+	Log                 zerolog.Logger
 	// AlertsNow, when set, receives the alerts a counted event raised right
 	// away, before its range is flushed, so that an alert reaches the
 	// product within milliseconds rather than at the next flush. It must
@@ -145,6 +199,12 @@ func (c *Config) defaults() {
 	if c.MaxPoll == 0 {
 		c.MaxPoll = 10000
 	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = 10 * time.Second
+	}
+	if c.FullCheckpointEvery <= 0 {
+		c.FullCheckpointEvery = 30
+	}
 	if c.RetryMin == 0 {
 		c.RetryMin = 200 * time.Millisecond
 	}
@@ -159,6 +219,16 @@ func (c *Config) defaults() {
 }
 
 // Runner consumes the usage events topic. Create it with New; Run it once.
+//
+// The poll loop processes records into each partition's open batch. When a
+// flush is due it seals every non-empty batch and hands them to one writer
+// goroutine, then goes on processing into fresh batches while they are
+// written: on a 2-core machine the pipeline, Kafka and ClickHouse then
+// work at the same time instead of in turns. At most one set of sealed
+// batches is in flight; while it is, open batches keep growing (so inserts
+// get larger under load) until one reaches FlushRecords, when the loop
+// waits for the writer. Per partition, batches are written and committed in
+// offset order.
 type Runner struct {
 	cfg   Config
 	cat   *catalog.Catalog
@@ -167,23 +237,39 @@ type Runner struct {
 	log   zerolog.Logger
 	cl    *kgo.Client
 
-	mu    sync.Mutex // guards parts between the poll loop and rebalance callbacks
-	parts map[int32]*part
-	stats Stats
+	// abandon (tests only) makes a stop behave like a crash: nothing more
+	// is written after ctx ends.
+	abandon bool
+
+	mu       sync.Mutex // guards parts and inflight between the poll loop, rebalance callbacks and ApplyGrant
+	parts    map[int32]*part
+	inflight chan flushResult // receives the writer's result; nil when no writer runs
+
+	records, counted, duplicates, deadLetters, flushes, flushRetries, fenced, replayed, checkpoints atomic.Int64
 }
 
 // Stats counts what the runner did.
 type Stats struct {
 	Records, Counted, Duplicates, DeadLetters, Flushes, FlushRetries, Fenced int64
+	Checkpoints                                                              int64 // state checkpoints sealed
+	Replayed                                                                 int64 // stored events booked again on take-over (those after the checkpoint)
 }
 
 type part struct {
-	id      int32
-	proc    *partition.Processor
-	book    *billing.Book
-	batch   Batch
-	out     billing.Output
-	touched map[string]struct{}
+	id    int32
+	proc  *partition.Processor
+	book  *billing.Book
+	batch *Batch
+	// unsent holds sealed batches a writer gave up on (the run is
+	// stopping); they are written before any later batch of the partition.
+	unsent []*Batch
+	out    billing.Output
+	// changed holds the tenants whose state changed since the last
+	// checkpoint, known every tenant that has a state.
+	changed, known map[string]struct{}
+	checkpoint     int64 // offset of the latest checkpoint (restored or sealed); -1 none
+	chain          int   // checkpoints since the last full one
+	checkpointAt   time.Time
 }
 
 // New returns a Runner. opts are the franz-go client options for brokers,
@@ -227,9 +313,11 @@ func New(cfg Config, cat *catalog.Catalog, store Store, pub Publisher, opts ...k
 
 // Stats returns counters so far.
 func (r *Runner) Stats() Stats {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stats
+	return Stats{
+		Records: r.records.Load(), Counted: r.counted.Load(), Duplicates: r.duplicates.Load(),
+		DeadLetters: r.deadLetters.Load(), Flushes: r.flushes.Load(), FlushRetries: r.flushRetries.Load(),
+		Fenced: r.fenced.Load(), Checkpoints: r.checkpoints.Load(), Replayed: r.replayed.Load(),
+	}
 }
 
 // Run consumes until ctx is done, then flushes every partition and leaves
@@ -241,15 +329,13 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.cl.AllowRebalance()
 		r.cl.Close()
 	}()
-	tick := time.NewTicker(r.cfg.FlushInterval / 2)
-	defer tick.Stop()
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, r.cfg.FlushInterval)
 		fetches := r.cl.PollRecords(pollCtx, r.cfg.MaxPoll)
 		cancel()
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			r.cl.AllowRebalance()
-			return r.flushAll(context.WithoutCancel(ctx), true)
+			return r.stop(context.WithoutCancel(ctx))
 		}
 		fetches.EachError(func(t string, p int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
@@ -263,172 +349,309 @@ func (r *Runner) Run(ctx context.Context) error {
 				return
 			}
 			p := r.parts[ftp.Partition]
-			if p == nil {
-				return // not ours (any more)
-			}
 			for _, rec := range ftp.Records {
+				if p == nil || r.parts[ftp.Partition] != p {
+					return // not ours (any more), or rebuilt and re-seeked
+				}
 				if err := r.process(ctx, p, rec); err != nil {
 					ferr = err
 					return
 				}
 			}
 		})
+		if ferr == nil {
+			ferr = r.cycle(ctx, false)
+		}
 		r.mu.Unlock()
 		if ferr != nil {
 			if ctx.Err() != nil {
-				return nil
+				r.cl.AllowRebalance()
+				return r.stop(context.WithoutCancel(ctx))
 			}
 			return ferr
-		}
-		if err := r.flushAll(ctx, false); err != nil {
-			if ctx.Err() != nil {
-				r.cl.AllowRebalance()
-				return nil
-			}
-			return err
 		}
 		r.cl.AllowRebalance()
 	}
 }
 
-// process runs one record through its partition. A full batch is flushed
-// before the record is added.
+// stop waits for the writer and writes every partition's remaining
+// batches, so that a clean stop leaves nothing to re-read.
+func (r *Runner) stop(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.abandon {
+		if r.inflight != nil {
+			<-r.inflight
+			r.inflight = nil
+		}
+		return nil
+	}
+	return r.cycle(ctx, true)
+}
+
+// process runs one record through its partition. A full batch is sealed
+// before the record is added. The caller holds r.mu.
 func (r *Runner) process(ctx context.Context, p *part, rec *kgo.Record) error {
-	b := &p.batch
-	if b.records >= r.cfg.FlushRecords {
-		if err := r.flush(ctx, p); err != nil {
+	if p.batch.records >= r.cfg.FlushRecords {
+		if err := r.cycle(ctx, false); err != nil {
 			return err
 		}
+		if r.parts[p.id] != p {
+			return nil // rebuilt: the record is read again from the new position
+		}
 	}
+	b := p.batch
 	if b.Empty() {
-		pending := b.Entitlements // from grants applied between batches
-		b.reset(rec.Offset)
-		b.Entitlements = append(b.Entitlements, pending...)
 		b.opened = r.cfg.Now()
 	}
 	now := r.cfg.Now()
-	r.stats.Records++
+	r.records.Add(1)
 	b.records++
 	b.Last = rec.Offset
 	r.fault("record")
 	res := p.proc.Process(rec.Value, now)
 	switch res.Outcome {
 	case partition.DeadLetter:
-		r.stats.DeadLetters++
+		r.deadLetters.Add(1)
 		b.DeadLetters = append(b.DeadLetters, schemas.DeadLetter{
 			Reason: res.Err.Reason, Detail: res.Err.Error(), Record: rec.Value, Key: rec.Key,
 			Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
 		})
 	case partition.Duplicate:
-		r.stats.Duplicates++
+		r.duplicates.Add(1)
 	case partition.Counted:
-		r.stats.Counted++
+		r.counted.Add(1)
 		ev := res.Event
 		b.Raw = append(b.Raw, RawEvent{
-			Partition: rec.Partition, Offset: rec.Offset, Tenant: ev.Tenant, ID: string(ev.ID),
+			Partition: rec.Partition, Offset: rec.Offset, Tenant: ev.Tenant, ID: b.text.copy(ev.ID),
 			Meter: ev.Meter, Model: ev.Model, Quantity: ev.Quantity, Credits: res.Credits,
-			Time: ev.Time, Properties: string(ev.Properties), Digest: res.Digest,
+			Time: ev.Time, Properties: b.text.copy(ev.Properties), Digest: res.Digest,
 		})
-		u := alert.Usage{Tenant: ev.Tenant, Meter: ev.Meter, Model: ev.Model, Time: ev.Time, Credits: res.Credits}
-		if err := p.book.Count(u, &p.out); err != nil {
+		if err := r.count(p, alert.Usage{Tenant: ev.Tenant, Meter: ev.Meter, Model: ev.Model, Time: ev.Time, Credits: res.Credits}); err != nil {
 			return err
 		}
-		p.touched[ev.Tenant] = struct{}{}
 		if len(p.out.Alerts) > 0 && r.cfg.AlertsNow != nil {
 			r.cfg.AlertsNow(ctx, p.out.Alerts)
 		}
 		b.Alerts = append(b.Alerts, p.out.Alerts...)
 		b.Grants = append(b.Grants, p.out.Grants...)
-		for _, e := range p.out.Entitlements {
-			b.Entitlements = append(b.Entitlements, schemas.EntitlementChange{
-				Tenant: e.Tenant, State: e.State, PeriodStart: e.Period.Start, PeriodEnd: e.Period.End, Time: e.Time,
-			})
-		}
+		r.entitlements(p)
 		p.out.Reset()
 	}
 	return nil
 }
 
-// flushAll flushes every partition whose batch is due (or every non-empty
-// one when all is set).
-func (r *Runner) flushAll(ctx context.Context, all bool) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := r.cfg.Now()
-	for _, p := range r.parts {
-		b := &p.batch
-		if b.Empty() {
-			continue
-		}
-		if all || b.records >= r.cfg.FlushRecords || now.Sub(b.opened) >= r.cfg.FlushInterval {
-			if err := r.flush(ctx, p); err != nil {
-				return err
-			}
-		}
+// count books a counted event into the partition's accounts.
+func (r *Runner) count(p *part, u alert.Usage) error {
+	if err := p.book.Count(u, &p.out); err != nil {
+		return err
+	}
+	if _, ok := p.changed[u.Tenant]; !ok {
+		p.changed[u.Tenant] = struct{}{}
+		p.known[u.Tenant] = struct{}{}
 	}
 	return nil
 }
 
-// flush writes one partition's batch, retrying with backoff until it lands
-// or ctx is done. The caller holds r.mu.
-func (r *Runner) flush(ctx context.Context, p *part) error {
-	b := &p.batch
-	if b.Empty() {
+// entitlements moves the entitlement changes of p.out into the open batch.
+func (r *Runner) entitlements(p *part) {
+	for _, e := range p.out.Entitlements {
+		p.batch.Entitlements = append(p.batch.Entitlements, schemas.EntitlementChange{
+			Tenant: e.Tenant, State: e.State, PeriodStart: e.Period.Start, PeriodEnd: e.Period.End, Time: e.Time,
+		})
+	}
+}
+
+// cycle collects a finished writer, and when a flush is due (or all is
+// set) seals every non-empty batch and starts a writer on them. With all
+// set it waits until everything sealed is written. The caller holds r.mu.
+func (r *Runner) cycle(ctx context.Context, all bool) error {
+	full := false
+	for _, p := range r.parts {
+		full = full || p.batch.records >= r.cfg.FlushRecords
+	}
+	if r.inflight != nil {
+		var res flushResult
+		select {
+		case res = <-r.inflight:
+		default:
+			if !all && !full {
+				return nil // keep filling the open batches meanwhile
+			}
+			res = <-r.inflight
+		}
+		r.inflight = nil
+		if err := r.finish(ctx, res); err != nil {
+			return err
+		}
+	}
+	now := r.cfg.Now()
+	due := false
+	for _, p := range r.parts {
+		b := p.batch
+		due = due || len(p.unsent) > 0 || all && len(p.changed) > 0 ||
+			!b.Empty() && (all || b.records >= r.cfg.FlushRecords || now.Sub(b.opened) >= r.cfg.FlushInterval)
+	}
+	if !due {
 		return nil
 	}
-	// Append: a failed earlier attempt already drained part of the deltas
-	// into the batch, which keeps them until a flush succeeds.
+	var sealed []*Batch
+	for _, p := range r.parts {
+		sealed = append(sealed, p.unsent...)
+		p.unsent = nil
+		// On the way out, an empty batch still carries a checkpoint of the
+		// states changed since the last one (as of the offset before it),
+		// so that the next owner has nothing to replay.
+		if !p.batch.Empty() || all && len(p.changed) > 0 {
+			sealed = append(sealed, r.seal(p, now, all))
+		}
+	}
+	ch := make(chan flushResult, 1)
+	r.inflight = ch
+	go func() { ch <- r.writeAll(ctx, sealed) }()
+	if !all {
+		return nil
+	}
+	res := <-ch
+	r.inflight = nil
+	return r.finish(ctx, res)
+}
+
+// seal closes the partition's open batch: its window deltas, watermark and,
+// when one is due, a state checkpoint; a fresh batch takes its place.
+func (r *Runner) seal(p *part, now time.Time, final bool) *Batch {
+	b := p.batch
 	b.Deltas = p.proc.Flush(b.Deltas)
 	b.Watermark = p.proc.MaxEventTime()
-	tenants := make([]string, 0, len(p.touched))
-	for t := range p.touched {
-		tenants = append(tenants, t)
+	if final || r.cfg.CheckpointInterval < 0 || now.Sub(p.checkpointAt) >= r.cfg.CheckpointInterval {
+		b.Checkpoint = true
+		r.checkpoints.Add(1)
+		var tenants []string
+		if p.checkpoint < 0 || p.chain+1 >= r.cfg.FullCheckpointEvery {
+			b.CheckpointPrev = -1
+			tenants = keys(p.known)
+			p.chain = 0
+		} else {
+			b.CheckpointPrev = p.checkpoint
+			tenants = keys(p.changed)
+			p.chain++
+		}
+		b.States = p.book.Snapshot(tenants)
+		clear(p.changed)
+		p.checkpoint, p.checkpointAt = b.Last, now
 	}
-	b.States = p.book.Snapshot(tenants)
+	p.batch = newBatch(b.Topic, b.Partition, b.Last+1, b)
+	return b
+}
+
+func keys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// flushResult is what a writer reports back to the loop.
+type flushResult struct {
+	fenced    map[int32]bool // partitions whose commit was refused
+	unsent    []*Batch       // batches not committed because ctx ended
+	committed map[int32]int64
+}
+
+// writeAll writes sealed batches: Write for all of them (shared inserts),
+// then per batch, in offset order per partition, Publish and Commit; then
+// the advisory Kafka commit. It retries with backoff until everything
+// landed, a partition is fenced (its later batches are dropped: the loop
+// rebuilds it) or ctx is done (the rest is reported unsent). It runs
+// without r.mu.
+func (r *Runner) writeAll(ctx context.Context, bs []*Batch) flushResult {
+	res := flushResult{fenced: map[int32]bool{}, committed: map[int32]int64{}}
 	delay := r.cfg.RetryMin
-	for attempt := 0; ; attempt++ {
-		err := r.write(ctx, b)
+	for attempt := 0; len(bs) > 0; attempt++ {
+		err := r.write(ctx, bs, &res)
+		var rest []*Batch
+		for _, b := range bs {
+			if !b.Empty() && !res.fenced[b.Partition] {
+				rest = append(rest, b)
+			}
+		}
+		bs = rest
 		if err == nil {
 			break
 		}
-		if errors.Is(err, ErrFenced) {
-			r.stats.Fenced++
-			r.log.Error().Err(err).Int32("partition", p.id).Int64("first", b.First).Msg("flush fenced: rebuilding the partition")
-			return r.rebuild(ctx, p)
-		}
-		r.stats.FlushRetries++
-		r.log.Warn().Err(err).Int32("partition", p.id).Int64("first", b.First).Int64("last", b.Last).
-			Int("attempt", attempt+1).Dur("retry_in", delay).Msg("flush failed; consumption paused")
+		r.flushRetries.Add(1)
+		r.log.Warn().Err(err).Int("batches", len(bs)).Int("attempt", attempt+1).Dur("retry_in", delay).
+			Msg("flush failed; retrying (consumption pauses once the open batches are full)")
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			res.unsent = bs
+			bs = nil
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, r.cfg.RetryMax)
 	}
-	r.stats.Flushes++
-	r.cl.CommitOffsets(ctx, map[string]map[int32]kgo.EpochOffset{
-		b.Topic: {b.Partition: {Epoch: -1, Offset: b.Last + 1}},
-	}, nil)
-	clear(p.touched)
-	b.reset(b.Last + 1)
+	return res
+}
+
+// write makes one attempt at the batches: a committed batch is emptied
+// (Last < First) and recorded in res.committed, a fenced partition in
+// res.fenced.
+func (r *Runner) write(ctx context.Context, bs []*Batch, res *flushResult) error {
+	r.fault("before_write")
+	if err := r.store.Write(ctx, bs); err != nil {
+		return fmt.Errorf("store %d batches: %w", len(bs), err)
+	}
+	r.fault("after_write")
+	for _, b := range bs {
+		if res.fenced[b.Partition] || b.Empty() {
+			continue // an empty batch only carries a checkpoint: Write stored it
+		}
+		if err := r.pub.Publish(ctx, b); err != nil {
+			return fmt.Errorf("publish batch of %d/[%d, %d]: %w", b.Partition, b.First, b.Last, err)
+		}
+		r.fault("after_publish")
+		err := r.store.Commit(ctx, b)
+		if errors.Is(err, ErrFenced) {
+			r.fenced.Add(1)
+			r.log.Error().Err(err).Int32("partition", b.Partition).Int64("first", b.First).Msg("flush fenced: rebuilding the partition")
+			res.fenced[b.Partition] = true
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("commit batch of %d/[%d, %d]: %w", b.Partition, b.First, b.Last, err)
+		}
+		r.fault("after_commit")
+		r.flushes.Add(1)
+		res.committed[b.Partition] = b.Last
+		b.First = b.Last + 1 // done: Empty from now on
+	}
 	return nil
 }
 
-func (r *Runner) write(ctx context.Context, b *Batch) error {
-	r.fault("before_write")
-	if err := r.store.Write(ctx, b); err != nil {
-		return fmt.Errorf("store batch: %w", err)
+// finish applies a writer's result: the advisory Kafka commit of what
+// landed, fenced partitions rebuilt, batches left unsent back to their
+// partition. The caller holds r.mu.
+func (r *Runner) finish(ctx context.Context, res flushResult) error {
+	if len(res.committed) > 0 {
+		offsets := make(map[int32]kgo.EpochOffset, len(res.committed))
+		for id, last := range res.committed {
+			offsets[id] = kgo.EpochOffset{Epoch: -1, Offset: last + 1}
+		}
+		r.cl.CommitOffsets(ctx, map[string]map[int32]kgo.EpochOffset{r.cfg.Topic: offsets}, nil)
 	}
-	r.fault("after_write")
-	if err := r.pub.Publish(ctx, b); err != nil {
-		return fmt.Errorf("publish batch: %w", err)
+	for _, b := range res.unsent {
+		if p := r.parts[b.Partition]; p != nil && !res.fenced[b.Partition] {
+			p.unsent = append(p.unsent, b)
+		}
 	}
-	r.fault("after_publish")
-	if err := r.store.Commit(ctx, b); err != nil {
-		return fmt.Errorf("commit batch: %w", err)
+	for id := range res.fenced {
+		if p := r.parts[id]; p != nil {
+			if err := r.rebuild(ctx, p); err != nil {
+				return err
+			}
+		}
 	}
-	r.fault("after_commit")
 	return nil
 }
 
@@ -460,7 +683,9 @@ func (r *Runner) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 }
 
 // load rebuilds a partition's state as of its stored commit point and
-// returns the offset to resume from.
+// returns the offset to resume from: dedup from the stored raw events,
+// the tenants' accounts from the latest checkpoint plus the stored raw
+// events after it.
 func (r *Runner) load(ctx context.Context, id int32) (*part, int64, error) {
 	proc, err := partition.New(r.cfg.Partition, r.cat)
 	if err != nil {
@@ -470,17 +695,16 @@ func (r *Runner) load(ctx context.Context, id int32) (*part, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	p := &part{id: id, proc: proc, book: book, touched: map[string]struct{}{}}
-	p.batch.Topic, p.batch.Partition = r.cfg.Topic, id
+	p := &part{id: id, proc: proc, book: book, changed: map[string]struct{}{}, known: map[string]struct{}{}, checkpoint: -1, checkpointAt: r.cfg.Now()}
 	pos, ok, err := r.store.Committed(ctx, r.cfg.Topic, id)
 	if err != nil {
 		return nil, 0, err
 	}
 	if !ok {
-		if err := r.applyStoredGrants(ctx, book); err != nil {
+		if err := r.applyStoredGrants(ctx, p); err != nil {
 			return nil, 0, err
 		}
-		p.batch.reset(0)
+		p.batch = newBatch(r.cfg.Topic, id, 0, nil)
 		r.log.Info().Int32("partition", id).Msg("assigned: nothing stored, starting at the beginning")
 		return p, 0, nil
 	}
@@ -499,19 +723,45 @@ func (r *Runner) load(ctx context.Context, id int32) (*part, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("rebuild dedup: %w", err)
 	}
-	states, err := r.store.States(ctx, r.cfg.Topic, id, pos.Last)
+	chain, err := r.store.Checkpoint(ctx, r.cfg.Topic, id, pos.Last)
 	if err != nil {
-		return nil, 0, fmt.Errorf("load tenant states: %w", err)
+		return nil, 0, fmt.Errorf("find state checkpoint: %w", err)
 	}
-	if err := book.Restore(states); err != nil {
-		return nil, 0, fmt.Errorf("restore tenant states: %w", err)
+	after := int64(-1)
+	var states []billing.TenantState
+	if len(chain) > 0 {
+		after = chain[0]
+		if states, err = r.store.States(ctx, r.cfg.Topic, id, chain); err != nil {
+			return nil, 0, fmt.Errorf("load tenant states: %w", err)
+		}
+		if err := book.Restore(states); err != nil {
+			return nil, 0, fmt.Errorf("restore tenant states: %w", err)
+		}
+		for _, s := range states {
+			p.known[s.Tenant] = struct{}{}
+		}
+		p.checkpoint, p.chain = after, len(chain)-1
 	}
-	if err := r.applyStoredGrants(ctx, book); err != nil {
+	// Events counted after the checkpoint: book them again (their alerts,
+	// entitlement changes and top-ups were published with their ranges).
+	var replayed int
+	err = r.store.Events(ctx, r.cfg.Topic, id, after, pos.Last, func(e RawEvent) error {
+		replayed++
+		err := r.count(p, alert.Usage{Tenant: e.Tenant, Meter: e.Meter, Model: e.Model, Time: e.Time, Credits: e.Credits})
+		p.out.Reset()
+		return err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("replay events after checkpoint %d: %w", after, err)
+	}
+	r.replayed.Add(int64(replayed))
+	if err := r.applyStoredGrants(ctx, p); err != nil {
 		return nil, 0, err
 	}
-	p.batch.reset(pos.Last + 1)
+	p.batch = newBatch(r.cfg.Topic, id, pos.Last+1, nil)
 	r.log.Info().Int32("partition", id).Int64("resume_at", pos.Last+1).Time("watermark", pos.Watermark).
-		Int("event_ids", ids).Int("tenants", len(states)).Dur("took", r.cfg.Now().Sub(start)).Msg("assigned: state rebuilt")
+		Int("event_ids", ids).Int64("checkpoint", after).Int("tenants", len(states)).Int("replayed", replayed).
+		Dur("took", r.cfg.Now().Sub(start)).Msg("assigned: state rebuilt")
 	return p, pos.Last + 1, nil
 }
 
@@ -526,16 +776,15 @@ func (r *Runner) rebuild(ctx context.Context, p *part) error {
 	return nil
 }
 
+// revoked writes the revoked partitions' batches before they are released.
 func (r *Runner) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.cycle(ctx, true); err != nil {
+		r.log.Error().Err(err).Msg("flush on revoke failed; the next owner re-reads the range")
+	}
 	for _, id := range revoked[r.cfg.Topic] {
-		if p := r.parts[id]; p != nil {
-			if err := r.flush(ctx, p); err != nil {
-				r.log.Error().Err(err).Int32("partition", id).Msg("flush on revoke failed; the next owner re-reads the range")
-			}
-			delete(r.parts, id)
-		}
+		delete(r.parts, id)
 	}
 }
 
@@ -549,7 +798,7 @@ func (r *Runner) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32)
 }
 
 // applyStoredGrants books every stored grant; the ledger ignores repeats.
-func (r *Runner) applyStoredGrants(ctx context.Context, book *billing.Book) error {
+func (r *Runner) applyStoredGrants(ctx context.Context, p *part) error {
 	gs, err := r.store.Grants(ctx)
 	if err != nil {
 		return fmt.Errorf("load grants: %w", err)
@@ -559,19 +808,21 @@ func (r *Runner) applyStoredGrants(ctx context.Context, book *billing.Book) erro
 		if r.cat.Tenant(g.Tenant) == nil {
 			continue
 		}
-		if err := book.Grant(g, &out); err != nil {
+		if err := p.book.Grant(g, &out); err != nil {
 			return err
 		}
+		p.changed[g.Tenant] = struct{}{}
+		p.known[g.Tenant] = struct{}{}
 	}
 	return nil
 }
 
 // ApplyGrant books a grant read from the grants topic in every assigned
 // partition (the tenant's events may be in any of them) and marks the tenant
-// touched there, so that its state is stored with the next flush. The
-// grant must already be stored (Store.WriteGrants), so that a partition
-// assigned later books it too. Entitlement changes it causes are published
-// with the partition's next flush.
+// changed there, so that its state is in the next checkpoint. The grant
+// must already be stored (Store.WriteGrants), so that a partition assigned
+// later books it too. Entitlement changes it causes are published with the
+// partition's next flush.
 func (r *Runner) ApplyGrant(g schemas.Grant) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -579,12 +830,9 @@ func (r *Runner) ApplyGrant(g schemas.Grant) error {
 		if err := p.book.Grant(g, &p.out); err != nil {
 			return err
 		}
-		p.touched[g.Tenant] = struct{}{}
-		for _, e := range p.out.Entitlements {
-			p.batch.Entitlements = append(p.batch.Entitlements, schemas.EntitlementChange{
-				Tenant: e.Tenant, State: e.State, PeriodStart: e.Period.Start, PeriodEnd: e.Period.End, Time: e.Time,
-			})
-		}
+		p.changed[g.Tenant] = struct{}{}
+		p.known[g.Tenant] = struct{}{}
+		r.entitlements(p)
 		p.out.Reset()
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ meters: [{name: tokens, unit: token}, {name: calls, unit: call}]
 rates:
   - {meter: tokens, model: "*", credits_per_unit: "0.001", effective_from: "2026-01-01T00:00:00Z"}
   - {meter: calls, model: "*", credits_per_unit: "1", effective_from: "2026-01-01T00:00:00Z"}
-plans: [{id: p, fee: "10", included_credits: "100000"}]
+plans: [{id: p, fee: "10", included_credits: "100"}]
 tenants:
 ` // tenants appended by the test
 
@@ -36,14 +37,15 @@ type memStore struct {
 	committed map[int32]Position
 	deltas    map[string]*schemas.WindowTotal
 	raw       map[string]RawEvent // by partition/offset
-	states    map[string]map[int64][]byte
+	states    map[string]map[int64][]byte // partition/tenant → checkpoint offset → state
+	markers   map[int32]map[int64]int64   // partition → checkpoint offset → previous checkpoint (-1: full)
 	grants    []schemas.Grant
 	failWrite int // fail this many Write calls (backpressure test)
 	ctxErr    bool
 }
 
 func newMemStore() *memStore {
-	return &memStore{committed: map[int32]Position{}, deltas: map[string]*schemas.WindowTotal{}, raw: map[string]RawEvent{}, states: map[string]map[int64][]byte{}}
+	return &memStore{committed: map[int32]Position{}, deltas: map[string]*schemas.WindowTotal{}, raw: map[string]RawEvent{}, states: map[string]map[int64][]byte{}, markers: map[int32]map[int64]int64{}}
 }
 
 func (m *memStore) Committed(_ context.Context, _ string, p int32) (Position, bool, error) {
@@ -70,49 +72,92 @@ func (m *memStore) EventIDs(_ context.Context, _ string, p int32, maxOffset int6
 	return nil
 }
 
-func (m *memStore) States(_ context.Context, _ string, p int32, maxOffset int64) ([]billing.TenantState, error) {
+func (m *memStore) Events(_ context.Context, _ string, p int32, after, upTo int64, fn func(RawEvent) error) error {
+	m.mu.Lock()
+	var rows []RawEvent
+	for _, r := range m.raw {
+		if r.Partition == p && r.Offset > after && r.Offset <= upTo {
+			rows = append(rows, r)
+		}
+	}
+	m.mu.Unlock()
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Offset < rows[j].Offset })
+	for _, r := range rows {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *memStore) Checkpoint(_ context.Context, _ string, p int32, maxOffset int64) ([]int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	latest := int64(-1)
+	for v := range m.markers[p] {
+		if v <= maxOffset && v > latest {
+			latest = v
+		}
+	}
+	var chain []int64
+	for v := latest; v >= 0; v = m.markers[p][v] {
+		chain = append(chain, v)
+	}
+	return chain, nil
+}
+
+func (m *memStore) States(_ context.Context, _ string, p int32, chain []int64) ([]billing.TenantState, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []billing.TenantState
+	prefix := fmt.Sprintf("%d/", p)
 	for key, versions := range m.states {
-		var best int64 = -1
-		for v := range versions {
-			if v <= maxOffset && v > best {
-				best = v
-			}
-		}
-		if best < 0 || key[:len(fmt.Sprint(p))+1] != fmt.Sprint(p)+"/" {
+		if len(key) <= len(prefix) || key[:len(prefix)] != prefix {
 			continue
 		}
-		var ts billing.TenantState
-		if err := jsonUnmarshal(versions[best], &ts); err != nil {
-			return nil, err
+		for _, v := range chain { // newest first
+			if js, ok := versions[v]; ok {
+				var ts billing.TenantState
+				if err := jsonUnmarshal(js, &ts); err != nil {
+					return nil, err
+				}
+				out = append(out, ts)
+				break
+			}
 		}
-		out = append(out, ts)
 	}
 	return out, nil
 }
 
-func (m *memStore) Write(ctx context.Context, b *Batch) error {
+func (m *memStore) Write(ctx context.Context, bs []*Batch) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.failWrite > 0 {
 		m.failWrite--
 		return errors.New("store unavailable")
 	}
-	for _, r := range b.Raw {
-		m.raw[fmt.Sprintf("%d/%d", r.Partition, r.Offset)] = r
-	}
-	for _, s := range b.States {
-		key := fmt.Sprintf("%d/%s", b.Partition, s.Tenant)
-		if m.states[key] == nil {
-			m.states[key] = map[int64][]byte{}
+	for _, b := range bs {
+		for _, r := range b.Raw {
+			m.raw[fmt.Sprintf("%d/%d", r.Partition, r.Offset)] = r
 		}
-		js, err := jsonMarshal(s)
-		if err != nil {
-			return err
+		if !b.Checkpoint {
+			continue
 		}
-		m.states[key][b.Last] = js
+		for _, s := range b.States {
+			key := fmt.Sprintf("%d/%s", b.Partition, s.Tenant)
+			if m.states[key] == nil {
+				m.states[key] = map[int64][]byte{}
+			}
+			js, err := jsonMarshal(s)
+			if err != nil {
+				return err
+			}
+			m.states[key][b.Last] = js
+		}
+		if m.markers[b.Partition] == nil {
+			m.markers[b.Partition] = map[int64]int64{}
+		}
+		m.markers[b.Partition][b.Last] = max(b.CheckpointPrev, -1)
 	}
 	return nil
 }
@@ -255,8 +300,14 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) runner(t *testing.T, store Store, pub Publisher, fault func(string)) *Runner {
 	t.Helper()
-	r, err := New(Config{FlushInterval: 50 * time.Millisecond, FlushRecords: 400, MaxPoll: 300, RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, Log: zerolog.Nop(), Fault: fault},
-		f.cat, store, pub, kgo.SeedBrokers(f.cluster.ListenAddrs()...))
+	return f.runnerWith(t, Config{Fault: fault}, store, pub)
+}
+
+func (f *fixture) runnerWith(t *testing.T, cfg Config, store Store, pub Publisher) *Runner {
+	t.Helper()
+	cfg.FlushInterval, cfg.FlushRecords, cfg.MaxPoll = 50*time.Millisecond, 400, 300
+	cfg.RetryMin, cfg.RetryMax, cfg.Log = 5*time.Millisecond, 20*time.Millisecond, zerolog.Nop()
+	r, err := New(cfg, f.cat, store, pub, kgo.SeedBrokers(f.cluster.ListenAddrs()...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,12 +370,10 @@ func TestExactlyOnceAcrossCrashes(t *testing.T) {
 	// point of a flush; the next run resumes from the store.
 	for i, point := range []string{"before_write", "after_write", "after_publish", "after_commit", "record"} {
 		ctx, cancel := context.WithCancel(context.Background())
-		n := 0
+		var n atomic.Int64
 		crash := func(p string) {
-			if p == point {
-				if n++; n == 3+i {
-					cancel()
-				}
+			if p == point && n.Add(1) == int64(3+i) {
+				cancel()
 			}
 		}
 		r := f.runner(t, store, pub, crash)
@@ -357,5 +406,102 @@ func TestBackpressureResumesByItself(t *testing.T) {
 	diffTotals(t, store.totals(), f.want)
 	if pub.dead != 1 {
 		t.Errorf("dead letters published = %d, want 1", pub.dead)
+	}
+}
+
+// states returns every tenant's latest stored state (JSON), per the
+// partitions' latest checkpoint chains.
+func (m *memStore) latestStates(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for p := range int32(3) {
+		chain, err := m.Checkpoint(context.Background(), "", p, 1<<62)
+		if err != nil {
+			t.Fatal(err)
+		}
+		states, err := m.States(context.Background(), "", p, chain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range states {
+			js, err := jsonMarshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[s.Tenant] = string(js)
+		}
+	}
+	return out
+}
+
+func alertIDs(p *memPub) map[string]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]string{}
+	for _, a := range p.alerts {
+		out[a.ID] = a.Tenant
+	}
+	return out
+}
+
+// TestCheckpointsAcrossCrashes: with state checkpoints only every few
+// flushes (incremental, a full one every third), runs that crash at every
+// flush point resume from a checkpoint, replay the stored events after it,
+// and end with the same tenant states (ledger, alert and runaway state) and
+// the same alerts as one uninterrupted run.
+func TestCheckpointsAcrossCrashes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	// A clock that moves 10ms per reading makes checkpoints (every 15 s of
+	// it) fall on every few flushes whatever the machine's speed.
+	var ticks atomic.Int64
+	base := time.Now()
+	clock := func() time.Time { return base.Add(time.Duration(ticks.Add(1)) * 10 * time.Millisecond) }
+	cfg := Config{CheckpointInterval: 15 * time.Second, FullCheckpointEvery: 3, Now: clock}
+
+	clean, cleanPub := newMemStore(), &memPub{}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := runUntil(t, f.runnerWith(t, cfg, clean, cleanPub), clean, f.records, ctx, cancel); err != nil {
+		t.Fatal(err)
+	}
+
+	store, pub := newMemStore(), &memPub{}
+	var replayed, checkpoints int64
+	for i, point := range []string{"record", "after_commit", "before_write", "after_write", "after_publish", "record"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var n atomic.Int64
+		c := cfg
+		c.Fault = func(p string) {
+			if p == point && n.Add(1) == int64(map[bool]int{true: 400, false: 3}[p == "record"]) {
+				cancel()
+			}
+		}
+		r := f.runnerWith(t, c, store, pub)
+		r.abandon = true // a crash: what was not committed when ctx ended is lost
+		if err := runUntil(t, r, store, f.records, ctx, cancel); err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("run crashing at %s: %v", point, err)
+		}
+		replayed += r.Stats().Replayed
+		checkpoints += r.Stats().Checkpoints
+		t.Logf("run %d crashing at %s: %+v", i, point, r.Stats())
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	r := f.runnerWith(t, cfg, store, pub)
+	if err := runUntil(t, r, store, f.records, ctx, cancel); err != nil {
+		t.Fatal(err)
+	}
+	replayed += r.Stats().Replayed
+	t.Logf("checkpoints %d, events replayed on take-over %d", checkpoints, replayed)
+	if replayed == 0 {
+		t.Error("no take-over replayed events after a checkpoint: the test does not exercise the replay")
+	}
+	diffTotals(t, store.totals(), f.want)
+	diffTotals(t, store.latestStates(t), clean.latestStates(t))
+	if len(clean.latestStates(t)) == 0 {
+		t.Fatal("no tenant states stored")
+	}
+	diffTotals(t, alertIDs(pub), alertIDs(cleanPub))
+	if len(alertIDs(cleanPub)) == 0 {
+		t.Fatal("the fixture raised no alerts")
 	}
 }

@@ -29,8 +29,9 @@
 // MaxRangeRows rows fit one insert (below max_insert_block_size); a bigger
 // range must be split by the caller into consecutive smaller ranges.
 //
-// Raw events go first, keyed by (tenant, id, kafka_partition, kafka_offset),
-// with a content digest. So every event at or below the committed offset is
+// Raw events go first, keyed by (topic, kafka_partition, kafka_offset) —
+// cheap to sort, since they arrive in offset order (migration 0009) — with
+// a content digest. So every event at or below the committed offset is
 // stored, and the dedup state (SPEC 3.4) can be rebuilt from EventIDs with
 // maxOffset = the committed offset: events above it belong to a range that
 // is not committed and will be processed again, and must not count as seen.
@@ -100,8 +101,14 @@
 //	                  close's consumed and available. The ledger (live balance and
 //	                  entitlements topic) is the authority.
 //
+// Tenant state checkpoints of the streaming pipeline go to partition_state
+// (WritePartitionStates, one atomic insert with a marker row per
+// checkpoint; CheckpointChain and PartitionStates read them back, RawEvents
+// the events after a checkpoint).
+//
 // Storage tables: raw_events, window_deltas, grants, alerts,
-// period_closes_store, line_items_store, ledger_state, schema_migrations.
+// period_closes_store, line_items_store, ledger_state, partition_state,
+// schema_migrations.
 // All use ReplacingMergeTree, so a repeated write (a retried close, a
 // repeated alert id, a rewritten event) collapses; views and readers read
 // with FINAL (ledger_state with argMax), so results are right before any
@@ -111,7 +118,8 @@
 //
 // Migrations are the embedded files migrations/NNNN_name.sql, applied in
 // name order with {db} replaced by the database; every statement is
-// idempotent (IF NOT EXISTS). Migrate records each in schema_migrations
+// idempotent (IF NOT EXISTS), or the migration as a whole is re-runnable
+// after a death at any statement (0009, proved by a test). Migrate records each in schema_migrations
 // with its checksum, refuses to run when an applied file changed, and
 // serializes concurrent runs with a lock table (see Client.Migrate). Every
 // migration runs on ClickHouse 18.16 (the integration tests) and on 26.x

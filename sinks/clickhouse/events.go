@@ -137,3 +137,43 @@ func eventIDsSQL(db, topic string, partition int32, maxOffset int64, since time.
 		" AND time_ns >= " + itoa(sinceNanos(since)) +
 		" ORDER BY kafka_offset"
 }
+
+// RawEvents calls fn for every stored event of the partition with an
+// offset in (after, upTo], once per event even if it was written twice, in
+// offset order. Topic and Properties are left empty. The consumer replays
+// them into the tenants' running accounts when it resumes from a state
+// checkpoint older than its committed offset.
+func (c *Client) RawEvents(ctx context.Context, topic string, partition int32, after, upTo int64, fn func(RawEvent) error) error {
+	if upTo <= after {
+		return nil
+	}
+	rows, err := c.conn.Query(ctx, rawEventsSQL(c.db, topic, partition, after, upTo))
+	if err != nil {
+		return fmt.Errorf("read raw events of %s/%d (%d, %d]: %w", topic, partition, after, upTo, err)
+	}
+	defer rows.Close()
+	e := RawEvent{Partition: partition}
+	var qty, credits, ns int64
+	for rows.Next() {
+		if err := rows.Scan(&e.Offset, &e.Tenant, &e.ID, &e.Meter, &e.Model, &qty, &credits, &ns, &e.Digest); err != nil {
+			return fmt.Errorf("scan raw events of %s/%d: %w", topic, partition, err)
+		}
+		e.Quantity, e.Credits, e.Time = schemas.Micros(qty), schemas.Micros(credits), fromNS(ns)
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read raw events of %s/%d (%d, %d]: %w", topic, partition, after, upTo, err)
+	}
+	return nil
+}
+
+func rawEventsSQL(db, topic string, partition int32, after, upTo int64) string {
+	return "SELECT kafka_offset, tenant, id, meter, model, quantity_micros, credits_micros, time_ns, digest" +
+		" FROM " + db + ".raw_events FINAL" +
+		" WHERE topic = " + quoteString(topic) +
+		" AND kafka_partition = " + itoa(int64(partition)) +
+		" AND kafka_offset > " + itoa(after) + " AND kafka_offset <= " + itoa(upTo) +
+		" ORDER BY kafka_offset"
+}
