@@ -140,6 +140,11 @@ func fixtureInserts(tb testing.TB) []*insert {
 	}
 	add(rawEventsInsert(fixtureEvents))
 	add(rawEventsInsert(fixtureEvents[1:2]))
+	add(partitionStatesInsert([]Checkpoint{
+		{Topic: "usage", Partition: 0, Offset: 9, Prev: -1, States: []PartitionState{{Tenant: "t1", State: []byte(`{"n":1}`)}, {Tenant: "t2", State: []byte(`{"n":2}`)}}},
+		{Topic: "usage", Partition: 1, Offset: 4, Prev: -1},
+	}))
+	add(partitionStatesInsert([]Checkpoint{{Topic: "usage", Partition: 0, Offset: 19, Prev: 9, States: []PartitionState{{Tenant: "t1", State: []byte(`{"n":3}`)}}}}))
 	for _, rd := range fixtureRanges {
 		add(windowInsert(rd.r, rd.deltas))
 	}
@@ -263,6 +268,16 @@ func fixtureChecks(db string) []check {
 		{name: "EventIDs all", query: eventIDsSQL(db, "usage", 1, 100, time.Time{}), want: [][]string{
 			{"t1", "e9", ns("2024-03-01T10:00:05Z"), "19"},
 		}},
+		{name: "RawEvents (0, 3]", query: rawEventsSQL(db, "usage", 0, 0, 3), want: [][]string{
+			{"1", "t1", "e1", "tokens", "gpt", "500000", "2", ns("2024-03-01T10:00:02Z"), "12"},
+			{"2", "t2", "e2", "calls", "", "1000000", "2500000", ns("2024-03-01T10:00:03Z"), "13"},
+			{"3", "t1", "e3", "tokens", "gpt", "1000000", "1000000", ns("2024-02-29T23:00:00Z"), "14"},
+		}},
+		{name: "Checkpoint markers p0", query: checkpointMarkersSQL(db, "usage", 0, 100) + " ORDER BY version", want: [][]string{{"9", "-1"}, {"19", "9"}}},
+		{name: "Checkpoint markers p0 ≤ 18", query: checkpointMarkersSQL(db, "usage", 0, 18), want: [][]string{{"9", "-1"}}},
+		{name: "PartitionStates chain", query: partitionStatesSQL(db, "usage", 0, []int64{19, 9}), want: [][]string{{"t1", `{"n":3}`}, {"t2", `{"n":2}`}}},
+		{name: "PartitionStates full", query: partitionStatesSQL(db, "usage", 0, []int64{9}), want: [][]string{{"t1", `{"n":1}`}, {"t2", `{"n":2}`}}},
+		{name: "PartitionStates empty", query: partitionStatesSQL(db, "usage", 1, []int64{4}), want: nil},
 		{name: "Grants", query: grantsSQL(db, ""), want: [][]string{
 			{"t1", "g0", "10000000", "0", "0", "promo", ns("2024-01-15T00:00:00Z"), "2"},
 			{"t1", "g1", "100000000", "999", "2", "bundle", ns("2024-03-01T09:00:00.123456789Z"), "0"},

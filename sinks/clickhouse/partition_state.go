@@ -41,6 +41,17 @@ func (c *Client) WritePartitionStates(ctx context.Context, cps ...Checkpoint) er
 	if len(cps) == 0 {
 		return nil
 	}
+	in, err := partitionStatesInsert(cps)
+	if err != nil {
+		return fmt.Errorf("write partition states: %w", err)
+	}
+	if err := c.send(ctx, in); err != nil {
+		return fmt.Errorf("write partition states of %d checkpoints (%s/%d at %d, …): %w", len(cps), cps[0].Topic, cps[0].Partition, cps[0].Offset, err)
+	}
+	return nil
+}
+
+func partitionStatesInsert(cps []Checkpoint) (*insert, error) {
 	n := 0
 	for _, cp := range cps {
 		n += len(cp.States) + 1
@@ -68,7 +79,7 @@ func (c *Client) WritePartitionStates(ctx context.Context, cps ...Checkpoint) er
 		versions, blobs = append(versions, cp.Offset), append(blobs, strconv.FormatInt(max(cp.Prev, -1), 10))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("write partition states: %w", err)
+		return nil, err
 	}
 	in := &insert{table: "partition_state"}
 	in.col("topic", topics)
@@ -76,10 +87,7 @@ func (c *Client) WritePartitionStates(ctx context.Context, cps ...Checkpoint) er
 	in.col("tenant", tenants)
 	in.col("version", versions)
 	in.col("state", blobs)
-	if err := c.send(ctx, in); err != nil {
-		return fmt.Errorf("write partition states of %d checkpoints (%s/%d at %d, …): %w", len(cps), cps[0].Topic, cps[0].Partition, cps[0].Offset, err)
-	}
-	return nil
+	return in, nil
 }
 
 // CheckpointChain returns the partition's latest complete checkpoint at or
@@ -137,14 +145,7 @@ func (c *Client) PartitionStates(ctx context.Context, topic string, partition in
 	if len(chain) == 0 {
 		return nil
 	}
-	vs := make([]string, len(chain))
-	for i, v := range chain {
-		vs[i] = strconv.FormatInt(v, 10)
-	}
-	q := "SELECT tenant, argMax(state, version) FROM " + c.db + ".partition_state" +
-		" WHERE topic = " + quoteString(topic) + " AND partition = " + strconv.FormatInt(int64(partition), 10) +
-		" AND tenant != '' AND version IN (" + strings.Join(vs, ", ") + ") GROUP BY tenant ORDER BY tenant"
-	rows, err := c.conn.Query(ctx, q)
+	rows, err := c.conn.Query(ctx, partitionStatesSQL(c.db, topic, partition, chain))
 	if err != nil {
 		return fmt.Errorf("read partition states of %s/%d: %w", topic, partition, err)
 	}
@@ -159,4 +160,14 @@ func (c *Client) PartitionStates(ctx context.Context, topic string, partition in
 		}
 	}
 	return rows.Err()
+}
+
+func partitionStatesSQL(db, topic string, partition int32, chain []int64) string {
+	vs := make([]string, len(chain))
+	for i, v := range chain {
+		vs[i] = strconv.FormatInt(v, 10)
+	}
+	return "SELECT tenant, argMax(state, version) FROM " + db + ".partition_state" +
+		" WHERE topic = " + quoteString(topic) + " AND partition = " + strconv.FormatInt(int64(partition), 10) +
+		" AND tenant != '' AND version IN (" + strings.Join(vs, ", ") + ") GROUP BY tenant ORDER BY tenant"
 }
