@@ -27,6 +27,9 @@ export CREDITFLOW_KAFKA_TOPICS_EVENTS=$T CREDITFLOW_KAFKA_TOPICS_GRANTS=bench.gr
   CREDITFLOW_KAFKA_TOPICS_ALERTS=bench.alerts.$suffix CREDITFLOW_KAFKA_TOPICS_ENTITLEMENTS=bench.ent.$suffix \
   CREDITFLOW_KAFKA_TOPICS_DEADLETTER=bench.dl.$suffix CREDITFLOW_KAFKA_TOPICS_CLOSES=bench.closes.$suffix \
   CREDITFLOW_KAFKA_GROUP=bench-$suffix CREDITFLOW_CLOSE_DISABLED=true
+# ClickHouse runs on this host: no wire compression, for the pipeline and the
+# baseline alike (clickhouse.compression; the default lz4 is for a network).
+export CREDITFLOW_CLICKHOUSE_COMPRESSION=${CREDITFLOW_CLICKHOUSE_COMPRESSION:-none}
 CH_PORT=${CLICKHOUSE_ADDR##*:}
 q() { clickhouse-client --port "$CH_PORT" -q "$1"; }
 ticks=$(getconf CLK_TCK)
@@ -71,7 +74,7 @@ echo "== latency under live load (pipeline still running)"
 kill -INT "$pid"; wait "$pid" || true
 fi
 unset CREDITFLOW_CPUPROFILE
-[ "${STREAM_SKIP_BASELINE:-}" = 1 ] && { q "DROP DATABASE IF EXISTS $DB"; exit 0; }
+[ "${STREAM_SKIP_BASELINE:-}" = 1 ] && { [ "${STREAM_KEEP_DB:-}" = 1 ] || q "DROP DATABASE IF EXISTS $DB"; echo "database $DB"; exit 0; }
 
 echo "== baseline: creditflow rawsink (parse + insert raw rows, no aggregation)"
 t0=$(date +%s.%N)
@@ -86,4 +89,4 @@ awk -v n="$N" -v a="$t0" -v b="$t1" -v c="$cpu" -v k="$(awk -v x="$k0" -v y="$k1
   -v h="$(awk -v x="$c0" -v y="$c1" 'BEGIN{print y-x}')" 'BEGIN {
   printf "baseline: %d events in %.1f s = %.0f events/s; CPU-µs/event: rawsink %.2f, kafka %.2f, clickhouse %.2f, total %.2f\n",
     n, b-a, n/(b-a), c*1e6/n, k*1e6/n, h*1e6/n, (c+k+h)*1e6/n }'
-q "DROP DATABASE IF EXISTS $DB"; q "DROP DATABASE IF EXISTS raw_$DB"
+[ "${STREAM_KEEP_DB:-}" = 1 ] || { q "DROP DATABASE IF EXISTS $DB"; q "DROP DATABASE IF EXISTS raw_$DB"; }

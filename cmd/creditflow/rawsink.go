@@ -25,10 +25,11 @@ func runRawSink(ctx context.Context, args []string, e *env) error {
 	brokers := fs.String("brokers", orString(os.Getenv("KAFKA_BROKERS"), "127.0.0.1:9092"), "seed brokers")
 	addr := fs.String("clickhouse", orString(os.Getenv("CLICKHOUSE_ADDR"), "127.0.0.1:9000"), "ClickHouse native address")
 	database := fs.String("database", "creditflow_rawsink", "database (migrated if needed)")
+	compression := fs.String("compression", orString(os.Getenv("CREDITFLOW_CLICKHOUSE_COMPRESSION"), "lz4"), "ClickHouse wire compression: lz4 or none")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ch, err := clickhouse.Open(ctx, clickhouse.Config{Addr: strings.Split(*addr, ","), Database: *database})
+	ch, err := clickhouse.Open(ctx, clickhouse.Config{Addr: strings.Split(*addr, ","), Database: *database, Compression: *compression})
 	if err != nil {
 		return err
 	}

@@ -369,17 +369,20 @@ func (s *chStore) Write(ctx context.Context, bs []*stream.Batch) error {
 		}
 		cps = append(cps, cp)
 	}
-	raw := make([]clickhouse.RawEvent, 0, n)
+	var raw clickhouse.RawEventColumns
+	raw.Grow(n)
 	for _, b := range bs {
 		for _, r := range b.Raw {
-			raw = append(raw, clickhouse.RawEvent{
+			if err := raw.Add(clickhouse.RawEvent{
 				Topic: b.Topic, Partition: r.Partition, Offset: r.Offset, Tenant: r.Tenant, ID: r.ID,
 				Meter: r.Meter, Model: r.Model, Quantity: r.Quantity, Credits: r.Credits, Time: r.Time,
 				Properties: r.Properties, Digest: r.Digest,
-			})
+			}); err != nil {
+				return fmt.Errorf("raw events of partition %d: %w", b.Partition, err)
+			}
 		}
 	}
-	if err := s.ch.WriteRawEvents(ctx, raw); err != nil {
+	if err := s.ch.WriteRawEventColumns(ctx, &raw); err != nil {
 		return err
 	}
 	if err := s.ch.WriteAlerts(ctx, alerts); err != nil {

@@ -260,6 +260,8 @@ type part struct {
 	proc  *partition.Processor
 	book  *billing.Book
 	batch *Batch
+	// pending holds fetched records not processed yet (the batch was full).
+	pending []*kgo.Record
 	// unsent holds sealed batches a writer gave up on (the run is
 	// stopping); they are written before any later batch of the partition.
 	unsent []*Batch
@@ -343,22 +345,12 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		})
 		r.mu.Lock()
-		var ferr error
 		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
-			if ferr != nil {
-				return
-			}
-			p := r.parts[ftp.Partition]
-			for _, rec := range ftp.Records {
-				if p == nil || r.parts[ftp.Partition] != p {
-					return // not ours (any more), or rebuilt and re-seeked
-				}
-				if err := r.process(ctx, p, rec); err != nil {
-					ferr = err
-					return
-				}
+			if p := r.parts[ftp.Partition]; p != nil { // else not ours (any more)
+				p.pending = append(p.pending, ftp.Records...)
 			}
 		})
+		ferr := r.drain(ctx)
 		if ferr == nil {
 			ferr = r.cycle(ctx, false)
 		}
@@ -384,43 +376,108 @@ func (r *Runner) stop(ctx context.Context) error {
 			<-r.inflight
 			r.inflight = nil
 		}
+		clear(r.parts) // nothing left for the revoke callback to write
 		return nil
 	}
 	return r.cycle(ctx, true)
 }
 
-// process runs one record through its partition. A full batch is sealed
-// before the record is added. The caller holds r.mu.
-func (r *Runner) process(ctx context.Context, p *part, rec *kgo.Record) error {
-	if p.batch.records >= r.cfg.FlushRecords {
-		if err := r.cycle(ctx, false); err != nil {
+// drain processes every partition's pending records, the partitions in
+// parallel (each has its own processor, book and batch; the catalog is
+// read-only), so that processing can use more than one core. A partition
+// stops when its open batch is full; then the writer is waited for, the
+// batches sealed, and draining goes on. The caller holds r.mu.
+func (r *Runner) drain(ctx context.Context) error {
+	for {
+		var busy []*part
+		for _, p := range r.parts {
+			if len(p.pending) > 0 {
+				busy = append(busy, p)
+			}
+		}
+		switch len(busy) {
+		case 0:
+			return nil
+		case 1:
+			if err := r.processPending(ctx, busy[0]); err != nil {
+				return err
+			}
+		default:
+			errs := make([]error, len(busy))
+			var wg sync.WaitGroup
+			for i, p := range busy {
+				wg.Go(func() { errs[i] = r.processPending(ctx, p) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				return err
+			}
+		}
+		for _, p := range r.parts {
+			if len(p.pending) > 0 { // a full batch: make room
+				if err := r.cycle(ctx, false); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+}
+
+// processPending runs the partition's pending records until none is left
+// or its open batch is full.
+func (r *Runner) processPending(ctx context.Context, p *part) error {
+	var n counts
+	defer n.addTo(r)
+	for len(p.pending) > 0 && p.batch.records < r.cfg.FlushRecords {
+		rec := p.pending[0]
+		p.pending[0] = nil
+		p.pending = p.pending[1:]
+		if err := r.process(ctx, p, rec, &n); err != nil {
 			return err
 		}
-		if r.parts[p.id] != p {
-			return nil // rebuilt: the record is read again from the new position
-		}
 	}
+	if len(p.pending) == 0 {
+		p.pending = nil
+	}
+	return nil
+}
+
+// counts are a partition's share of the Stats, added up once per drain
+// rather than per record.
+type counts struct{ records, counted, duplicates, deadLetters int64 }
+
+func (n *counts) addTo(r *Runner) {
+	r.records.Add(n.records)
+	r.counted.Add(n.counted)
+	r.duplicates.Add(n.duplicates)
+	r.deadLetters.Add(n.deadLetters)
+}
+
+// process runs one record through its partition's open batch, which must
+// not be full.
+func (r *Runner) process(ctx context.Context, p *part, rec *kgo.Record, n *counts) error {
 	b := p.batch
-	if b.Empty() {
-		b.opened = r.cfg.Now()
-	}
 	now := r.cfg.Now()
-	r.records.Add(1)
+	if b.Empty() {
+		b.opened = now
+	}
+	n.records++
 	b.records++
 	b.Last = rec.Offset
 	r.fault("record")
 	res := p.proc.Process(rec.Value, now)
 	switch res.Outcome {
 	case partition.DeadLetter:
-		r.deadLetters.Add(1)
+		n.deadLetters++
 		b.DeadLetters = append(b.DeadLetters, schemas.DeadLetter{
 			Reason: res.Err.Reason, Detail: res.Err.Error(), Record: rec.Value, Key: rec.Key,
 			Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
 		})
 	case partition.Duplicate:
-		r.duplicates.Add(1)
+		n.duplicates++
 	case partition.Counted:
-		r.counted.Add(1)
+		n.counted++
 		ev := res.Event
 		b.Raw = append(b.Raw, RawEvent{
 			Partition: rec.Partition, Offset: rec.Offset, Tenant: ev.Tenant, ID: b.text.copy(ev.ID),
@@ -567,6 +624,17 @@ type flushResult struct {
 // without r.mu.
 func (r *Runner) writeAll(ctx context.Context, bs []*Batch) flushResult {
 	res := flushResult{fenced: map[int32]bool{}, committed: map[int32]int64{}}
+	if e := r.log.Debug(); e.Enabled() {
+		var records, raw int
+		for _, b := range bs {
+			records, raw = records+b.records, raw+len(b.Raw)
+		}
+		start := time.Now() // for the log line only; not a processing clock
+		defer func() {
+			e.Int("batches", len(bs)).Int("records", records).Int("raw_events", raw).
+				Dur("took", time.Since(start)).Msg("flush written")
+		}()
+	}
 	delay := r.cfg.RetryMin
 	for attempt := 0; len(bs) > 0; attempt++ {
 		err := r.write(ctx, bs, &res)

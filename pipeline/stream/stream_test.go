@@ -36,7 +36,7 @@ type memStore struct {
 	mu        sync.Mutex
 	committed map[int32]Position
 	deltas    map[string]*schemas.WindowTotal
-	raw       map[string]RawEvent // by partition/offset
+	raw       map[string]RawEvent         // by partition/offset
 	states    map[string]map[int64][]byte // partition/tenant → checkpoint offset → state
 	markers   map[int32]map[int64]int64   // partition → checkpoint offset → previous checkpoint (-1: full)
 	grants    []schemas.Grant

@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/creditflow/creditflow/schemas"
@@ -29,68 +30,101 @@ type RawEvent struct {
 }
 
 // WriteRawEvents stores counted events in one INSERT. Writing an event
-// again (same tenant, id, partition and offset) is harmless: the copies
+// again (same topic, partition and offset) is harmless: the copies
 // collapse and readers use FINAL. The consumer writes a range's raw events
 // before its window deltas, so every event at or below the committed
 // offset is stored. An empty rows writes nothing.
 func (c *Client) WriteRawEvents(ctx context.Context, rows []RawEvent) error {
-	if len(rows) == 0 {
+	var cols RawEventColumns
+	cols.Grow(len(rows))
+	for _, e := range rows {
+		if err := cols.Add(e); err != nil {
+			return fmt.Errorf("write %d raw events: %w", len(rows), err)
+		}
+	}
+	return c.WriteRawEventColumns(ctx, &cols)
+}
+
+// RawEventColumns collects raw events column by column, ready for one
+// INSERT, without an intermediate slice of events. The zero value is empty
+// and ready to use.
+type RawEventColumns struct {
+	tenant, id, meter, model, props, topic []string
+	qty, credits, sec, ns, offset          []int64
+	digest                                 []uint64
+	partition                              []int32
+}
+
+// Grow makes room for n more events.
+func (r *RawEventColumns) Grow(n int) {
+	r.tenant, r.id, r.meter, r.model = slices.Grow(r.tenant, n), slices.Grow(r.id, n), slices.Grow(r.meter, n), slices.Grow(r.model, n)
+	r.props, r.topic = slices.Grow(r.props, n), slices.Grow(r.topic, n)
+	r.qty, r.credits, r.sec, r.ns, r.offset = slices.Grow(r.qty, n), slices.Grow(r.credits, n), slices.Grow(r.sec, n), slices.Grow(r.ns, n), slices.Grow(r.offset, n)
+	r.digest, r.partition = slices.Grow(r.digest, n), slices.Grow(r.partition, n)
+}
+
+// Len is the number of events collected.
+func (r *RawEventColumns) Len() int { return len(r.tenant) }
+
+// Add appends one event. It refuses (naming the offset) an event without
+// tenant or id, or whose time is zero or outside 1970…2106.
+func (r *RawEventColumns) Add(e RawEvent) error {
+	if e.Tenant == "" || e.ID == "" {
+		return fmt.Errorf("event at offset %d: empty tenant or id", e.Offset)
+	}
+	if e.Time.IsZero() {
+		return fmt.Errorf("event at offset %d: zero time", e.Offset)
+	}
+	s, t, err := instant(e.Time)
+	if err != nil {
+		return fmt.Errorf("event at offset %d: %w", e.Offset, err)
+	}
+	r.tenant, r.id, r.meter, r.model = append(r.tenant, e.Tenant), append(r.id, e.ID), append(r.meter, e.Meter), append(r.model, e.Model)
+	r.qty, r.credits = append(r.qty, int64(e.Quantity)), append(r.credits, int64(e.Credits))
+	r.sec, r.ns = append(r.sec, s), append(r.ns, t)
+	r.props, r.digest = append(r.props, e.Properties), append(r.digest, e.Digest)
+	r.topic, r.partition, r.offset = append(r.topic, e.Topic), append(r.partition, e.Partition), append(r.offset, e.Offset)
+	return nil
+}
+
+// WriteRawEventColumns stores the collected events in one INSERT, like
+// WriteRawEvents. Nothing collected writes nothing.
+func (c *Client) WriteRawEventColumns(ctx context.Context, r *RawEventColumns) error {
+	if r.Len() == 0 {
 		return nil
 	}
-	in, err := rawEventsInsert(rows)
-	if err != nil {
-		return fmt.Errorf("write %d raw events: %w", len(rows), err)
-	}
-	if err := c.send(ctx, in); err != nil {
-		return fmt.Errorf("write %d raw events: %w", len(rows), err)
+	if err := c.send(ctx, r.insert()); err != nil {
+		return fmt.Errorf("write %d raw events: %w", r.Len(), err)
 	}
 	return nil
 }
 
-func rawEventsInsert(rows []RawEvent) (*insert, error) {
-	n := len(rows)
-	var (
-		tenant, id, meter, model = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		qty, credits             = make([]int64, n), make([]int64, n)
-		sec, ns                  = make([]int64, n), make([]int64, n)
-		props                    = make([]string, n)
-		digest                   = make([]uint64, n)
-		topic                    = make([]string, n)
-		partition                = make([]int32, n)
-		offset                   = make([]int64, n)
-	)
-	for i, e := range rows {
-		if e.Tenant == "" || e.ID == "" {
-			return nil, fmt.Errorf("event %d (offset %d): empty tenant or id", i, e.Offset)
-		}
-		if e.Time.IsZero() {
-			return nil, fmt.Errorf("event %d (offset %d): zero time", i, e.Offset)
-		}
-		s, t, err := instant(e.Time)
-		if err != nil {
-			return nil, fmt.Errorf("event %d (offset %d): %w", i, e.Offset, err)
-		}
-		tenant[i], id[i], meter[i], model[i] = e.Tenant, e.ID, e.Meter, e.Model
-		qty[i], credits[i] = int64(e.Quantity), int64(e.Credits)
-		sec[i], ns[i] = s, t
-		props[i], digest[i] = e.Properties, e.Digest
-		topic[i], partition[i], offset[i] = e.Topic, e.Partition, e.Offset
-	}
+func (r *RawEventColumns) insert() *insert {
 	in := &insert{table: "raw_events"}
-	in.col("tenant", tenant)
-	in.col("id", id)
-	in.col("meter", meter)
-	in.col("model", model)
-	in.col("quantity_micros", qty)
-	in.col("credits_micros", credits)
-	in.col("time", sec)
-	in.col("time_ns", ns)
-	in.col("properties", props)
-	in.col("digest", digest)
-	in.col("topic", topic)
-	in.col("kafka_partition", partition)
-	in.col("kafka_offset", offset)
-	return in, nil
+	in.col("tenant", r.tenant)
+	in.col("id", r.id)
+	in.col("meter", r.meter)
+	in.col("model", r.model)
+	in.col("quantity_micros", r.qty)
+	in.col("credits_micros", r.credits)
+	in.col("time", r.sec)
+	in.col("time_ns", r.ns)
+	in.col("properties", r.props)
+	in.col("digest", r.digest)
+	in.col("topic", r.topic)
+	in.col("kafka_partition", r.partition)
+	in.col("kafka_offset", r.offset)
+	return in
+}
+
+func rawEventsInsert(rows []RawEvent) (*insert, error) {
+	var cols RawEventColumns
+	for _, e := range rows {
+		if err := cols.Add(e); err != nil {
+			return nil, err
+		}
+	}
+	return cols.insert(), nil
 }
 
 // EventIDs calls fn for every stored event of the partition with offset
