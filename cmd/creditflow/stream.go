@@ -394,24 +394,47 @@ func (s *chStore) Write(ctx context.Context, bs []*stream.Batch) error {
 	return s.ch.WritePartitionStates(ctx, cps...)
 }
 
-func (s *chStore) Commit(ctx context.Context, b *stream.Batch) error {
-	last, _, ok, err := s.ch.CommittedOffset(ctx, b.Topic, b.Partition)
+// Commit stores all batches' window deltas and ranges in one insert
+// (ClickHouse makes a part per insert, and parts are what costs it most).
+func (s *chStore) Commit(ctx context.Context, bs []*stream.Batch) ([]int32, error) {
+	if len(bs) == 0 {
+		return nil, nil
+	}
+	stored, err := s.ch.CommittedOffsets(ctx, bs[0].Topic)
 	if err != nil {
+		return nil, err
+	}
+	write, fenced := stream.SplitCommit(stored, bs)
+	rs := make([]clickhouse.RangeDeltas, 0, len(write))
+	rows := 0
+	flush := func() error {
+		err := s.ch.WriteRanges(ctx, rs)
+		if errors.Is(err, clickhouse.ErrRangeCommitted) {
+			// Another writer got in between the read and the write: the
+			// next attempt finds out who is fenced.
+			return fmt.Errorf("commit raced with another writer: %w", err)
+		}
+		rs, rows = rs[:0], 0
 		return err
 	}
-	switch {
-	case ok && last == b.Last:
-		return nil // an earlier attempt landed before its answer was lost
-	case ok && last != b.First-1:
-		return fmt.Errorf("%w: stored last offset %d, batch starts at %d", stream.ErrFenced, last, b.First)
+	for _, b := range write {
+		n := len(b.Deltas) + 1
+		if rows > 0 && rows+n > clickhouse.MaxRangeRows {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+		rs = append(rs, clickhouse.RangeDeltas{Range: clickhouse.Range{
+			Topic: b.Topic, Partition: b.Partition, First: b.First, Last: b.Last, Watermark: b.Watermark,
+		}, Deltas: b.Deltas})
+		rows += n
 	}
-	err = s.ch.WriteWindowDeltas(ctx, clickhouse.Range{
-		Topic: b.Topic, Partition: b.Partition, First: b.First, Last: b.Last, Watermark: b.Watermark,
-	}, b.Deltas)
-	if errors.Is(err, clickhouse.ErrRangeCommitted) {
-		return fmt.Errorf("%w: %v", stream.ErrFenced, err)
+	if len(rs) > 0 {
+		if err := flush(); err != nil {
+			return nil, err
+		}
 	}
-	return err
+	return fenced, nil
 }
 
 func (s *chStore) WriteGrants(ctx context.Context, gs []schemas.Grant) error {

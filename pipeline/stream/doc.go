@@ -14,15 +14,18 @@
 //     writing them again collapses (ReplacingMergeTree);
 //  2. Publisher      dead letters, alerts, entitlement changes and top-up
 //     grants to Kafka (alerts already on the topic are skipped);
-//  3. Store.Commit   the range's window deltas and the range itself
-//     (partition, first and last offset, watermark) as ONE
-//     insert: the commit point;
+//  3. Store.Commit   the ranges' window deltas and the ranges themselves
+//     (partition, first and last offset, watermark) of all
+//     partitions flushed together, as ONE insert: the commit
+//     point;
 //  4. Kafka commit   advisory only, for lag monitoring.
 //
 // Flushes are written by one writer goroutine while the poll loop goes on
 // processing into the next batches (at most one set in flight; per
-// partition, ranges are committed in offset order). Step 1 is shared by all
-// partitions flushed together, so that ClickHouse gets few large inserts.
+// partition, ranges are committed in offset order). Steps 1 and 3 are
+// shared by all partitions flushed together: ClickHouse creates a part per
+// insert, and per-insert work dominates its cost (measured on 18.16: 350k
+// window-delta rows cost 0.4 CPU-s in 3 inserts and 1.7 CPU-s in 30).
 //
 //	poll loop   ──process──▶ open batches ──seal──▶ │ writer: 1 ─ 2 ─ 3 ─ 4 │
 //	              (keeps processing while the writer works; waits only when
@@ -70,7 +73,8 @@
 //   - rebalance: a revoked partition is flushed before it is released; a
 //     lost one is dropped unflushed. The new owner rebuilds as above. A
 //     commit whose range does not start right after the stored Last (a
-//     zombie owner) is refused with ErrFenced and the partition is rebuilt.
+//     zombie owner) is refused (Store.Commit reports the partition fenced,
+//     see SplitCommit) and the partition is rebuilt.
 //
 // Alerts are published as soon as a counted event raises them
 // (Config.AlertsNow), for latency, and again with the flush for those that

@@ -20,11 +20,6 @@ import (
 	"github.com/creditflow/creditflow/schemas"
 )
 
-// ErrFenced is returned by Store.Commit when the stored range of the
-// partition does not end right before the batch's first offset: another
-// owner wrote in between.
-var ErrFenced = errors.New("partition range fenced: stored offsets moved")
-
 // RawEvent is a counted event as stored in the raw events table.
 type RawEvent struct {
 	Partition  int32
@@ -129,14 +124,55 @@ type Store interface {
 	// (several partitions' batches at once, so that they share inserts);
 	// writing the same batches again must not change the stored result.
 	Write(ctx context.Context, bs []*Batch) error
-	// Commit stores the batch's deltas and range as one atomic insert, or
-	// returns ErrFenced.
-	Commit(ctx context.Context, b *Batch) error
+	// Commit stores the deltas and ranges of the batches (one or more per
+	// partition, in offset order) as ONE atomic insert: the commit point.
+	// A partition whose stored range ends neither right before its first
+	// batch nor at the end of one of its batches (an earlier attempt that
+	// landed) is fenced: its batches are left out and it is returned.
+	Commit(ctx context.Context, bs []*Batch) (fenced []int32, err error)
 	// WriteGrants stores grants read from the grants topic; a repeat
 	// collapses.
 	WriteGrants(ctx context.Context, gs []schemas.Grant) error
 	// Grants returns every stored grant.
 	Grants(ctx context.Context) ([]schemas.Grant, error)
+}
+
+// SplitCommit decides, for Store implementations, which batches a Commit
+// writes, given each partition's stored last offset (absent: nothing
+// stored yet) and the batches, one or more per partition in offset order:
+// a partition whose stored offset is right before its first batch, or that
+// has none, writes all of them; one whose stored offset is the last offset
+// of one of its batches writes only those after it (the others landed in
+// an earlier attempt whose answer was lost); any other is fenced.
+func SplitCommit(stored map[int32]int64, bs []*Batch) (write []*Batch, fenced []int32) {
+	var order []int32
+	byPart := map[int32][]*Batch{}
+	for _, b := range bs {
+		if _, ok := byPart[b.Partition]; !ok {
+			order = append(order, b.Partition)
+		}
+		byPart[b.Partition] = append(byPart[b.Partition], b)
+	}
+	for _, p := range order {
+		pbs := byPart[p]
+		last, ok := stored[p]
+		if !ok || last == pbs[0].First-1 {
+			write = append(write, pbs...)
+			continue
+		}
+		landed := -1
+		for i, b := range pbs {
+			if b.Last == last {
+				landed = i
+			}
+		}
+		if landed < 0 {
+			fenced = append(fenced, p)
+			continue
+		}
+		write = append(write, pbs[landed+1:]...)
+	}
+	return write, fenced
 }
 
 // Publisher sends a batch's dead letters, alerts, entitlement changes and
@@ -671,6 +707,7 @@ func (r *Runner) write(ctx context.Context, bs []*Batch, res *flushResult) error
 		return fmt.Errorf("store %d batches: %w", len(bs), err)
 	}
 	r.fault("after_write")
+	var commit []*Batch
 	for _, b := range bs {
 		if res.fenced[b.Partition] || b.Empty() {
 			continue // an empty batch only carries a checkpoint: Write stored it
@@ -679,17 +716,25 @@ func (r *Runner) write(ctx context.Context, bs []*Batch, res *flushResult) error
 			return fmt.Errorf("publish batch of %d/[%d, %d]: %w", b.Partition, b.First, b.Last, err)
 		}
 		r.fault("after_publish")
-		err := r.store.Commit(ctx, b)
-		if errors.Is(err, ErrFenced) {
-			r.fenced.Add(1)
-			r.log.Error().Err(err).Int32("partition", b.Partition).Int64("first", b.First).Msg("flush fenced: rebuilding the partition")
-			res.fenced[b.Partition] = true
+		commit = append(commit, b)
+	}
+	if len(commit) == 0 {
+		return nil
+	}
+	fenced, err := r.store.Commit(ctx, commit)
+	if err != nil {
+		return fmt.Errorf("commit %d batches: %w", len(commit), err)
+	}
+	for _, id := range fenced {
+		r.fenced.Add(1)
+		r.log.Error().Int32("partition", id).Msg("flush fenced: another owner stored this partition's offsets; rebuilding it")
+		res.fenced[id] = true
+	}
+	r.fault("after_commit")
+	for _, b := range commit {
+		if res.fenced[b.Partition] {
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("commit batch of %d/[%d, %d]: %w", b.Partition, b.First, b.Last, err)
-		}
-		r.fault("after_commit")
 		r.flushes.Add(1)
 		res.committed[b.Partition] = b.Last
 		b.First = b.Last + 1 // done: Empty from now on

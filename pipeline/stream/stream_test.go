@@ -162,31 +162,32 @@ func (m *memStore) Write(ctx context.Context, bs []*Batch) error {
 	return nil
 }
 
-func (m *memStore) Commit(ctx context.Context, b *Batch) error {
+func (m *memStore) Commit(ctx context.Context, bs []*Batch) ([]int32, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if pos, ok := m.committed[b.Partition]; ok && pos.Last != b.First-1 {
-		if pos.Last == b.Last {
-			return nil
-		}
-		return ErrFenced
+	stored := map[int32]int64{}
+	for p, pos := range m.committed {
+		stored[p] = pos.Last
 	}
-	for _, d := range b.Deltas {
-		k := fmt.Sprintf("%s|%s|%s|%d", d.Tenant, d.Meter, d.Model, d.Start.Unix())
-		if m.deltas[k] == nil {
-			c := d
-			c.Events, c.Quantity, c.Credits, c.Late = 0, 0, 0, false
-			m.deltas[k] = &c
+	write, fenced := SplitCommit(stored, bs)
+	for _, b := range write {
+		for _, d := range b.Deltas {
+			k := fmt.Sprintf("%s|%s|%s|%d", d.Tenant, d.Meter, d.Model, d.Start.Unix())
+			if m.deltas[k] == nil {
+				c := d
+				c.Events, c.Quantity, c.Credits, c.Late = 0, 0, 0, false
+				m.deltas[k] = &c
+			}
+			m.deltas[k].Events += d.Events
+			m.deltas[k].Quantity += d.Quantity
+			m.deltas[k].Credits += d.Credits
 		}
-		m.deltas[k].Events += d.Events
-		m.deltas[k].Quantity += d.Quantity
-		m.deltas[k].Credits += d.Credits
+		m.committed[b.Partition] = Position{Last: b.Last, Watermark: b.Watermark}
 	}
-	m.committed[b.Partition] = Position{Last: b.Last, Watermark: b.Watermark}
-	return nil
+	return fenced, nil
 }
 
 func (m *memStore) WriteGrants(context.Context, []schemas.Grant) error { return nil }
@@ -503,5 +504,39 @@ func TestCheckpointsAcrossCrashes(t *testing.T) {
 	diffTotals(t, alertIDs(pub), alertIDs(cleanPub))
 	if len(alertIDs(cleanPub)) == 0 {
 		t.Fatal("the fixture raised no alerts")
+	}
+}
+
+func TestSplitCommit(t *testing.T) {
+	t.Parallel()
+	b := func(p int32, first, last int64) *Batch { return &Batch{Partition: p, First: first, Last: last} }
+	name := func(bs []*Batch) []string {
+		var out []string
+		for _, x := range bs {
+			out = append(out, fmt.Sprintf("%d[%d,%d]", x.Partition, x.First, x.Last))
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name   string
+		stored map[int32]int64
+		bs     []*Batch
+		write  []string
+		fenced []int32
+	}{
+		{"nothing stored", nil, []*Batch{b(0, 0, 9), b(0, 10, 19), b(1, 5, 7)}, []string{"0[0,9]", "0[10,19]", "1[5,7]"}, nil},
+		{"follows the stored range", map[int32]int64{0: 9}, []*Batch{b(0, 10, 19)}, []string{"0[10,19]"}, nil},
+		{"first landed earlier", map[int32]int64{0: 19}, []*Batch{b(0, 10, 19), b(0, 20, 29)}, []string{"0[20,29]"}, nil},
+		{"all landed earlier", map[int32]int64{0: 29}, []*Batch{b(0, 10, 19), b(0, 20, 29)}, nil, nil},
+		{"someone else wrote", map[int32]int64{0: 25, 1: 4}, []*Batch{b(0, 10, 19), b(0, 20, 29), b(1, 5, 9)}, []string{"1[5,9]"}, []int32{0}},
+		{"gap behind", map[int32]int64{0: 5}, []*Batch{b(0, 10, 19)}, nil, []int32{0}},
+	} {
+		write, fenced := SplitCommit(tt.stored, tt.bs)
+		if got := name(write); fmt.Sprint(got) != fmt.Sprint(tt.write) {
+			t.Errorf("%s: write %v, want %v", tt.name, got, tt.write)
+		}
+		if fmt.Sprint(fenced) != fmt.Sprint(tt.fenced) {
+			t.Errorf("%s: fenced %v, want %v", tt.name, fenced, tt.fenced)
+		}
 	}
 }

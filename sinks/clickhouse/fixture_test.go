@@ -146,7 +146,7 @@ func fixtureInserts(tb testing.TB) []*insert {
 	}))
 	add(partitionStatesInsert([]Checkpoint{{Topic: "usage", Partition: 0, Offset: 19, Prev: 9, States: []PartitionState{{Tenant: "t1", State: []byte(`{"n":3}`)}}}}))
 	for _, rd := range fixtureRanges {
-		add(windowInsert(rd.r, rd.deltas))
+		add(windowInsert([]RangeDeltas{{Range: rd.r, Deltas: rd.deltas}}))
 	}
 	add(grantsInsert(fixtureGrants))
 	add(lineItemsInsert(fixtureLines))
@@ -235,6 +235,7 @@ func fixtureChecks(db string) []check {
 		{name: "CommittedOffset p0", query: committedOffsetSQL(db, "usage", 0), want: [][]string{{"19", ns("2024-03-02T00:10:00Z")}}},
 		{name: "CommittedOffset p1", query: committedOffsetSQL(db, "usage", 1), want: [][]string{{"4", "0"}}},
 		{name: "CommittedOffset none", query: committedOffsetSQL(db, "usage", 7), want: nil},
+		{name: "CommittedOffsets", query: committedOffsetsSQL(db, "usage"), want: [][]string{{"0", "19"}, {"1", "4"}}},
 		{name: "UsageSince all", query: usageSinceSQL(db, nil, ts("2024-03-01T10:00:00Z")), want: [][]string{
 			{"t1", "2024-03-01 10:00:00", "4000003"},
 			{"t1", "2024-03-02 00:00:00", "500000"},

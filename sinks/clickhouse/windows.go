@@ -59,7 +59,7 @@ type windowKey struct {
 // writers racing on one partition are prevented by Kafka group
 // membership, not here (see doc.go for what a duplicate range does).
 func (c *Client) WriteWindowDeltas(ctx context.Context, r Range, deltas []schemas.WindowTotal) error {
-	in, err := windowInsert(r, deltas)
+	in, err := windowInsert([]RangeDeltas{{Range: r, Deltas: deltas}})
 	if err != nil {
 		return fmt.Errorf("write window deltas of %s: %w", r, err)
 	}
@@ -98,76 +98,156 @@ func (r Range) validate() error {
 	return errors.Join(errs...)
 }
 
-// windowInsert builds the atomic insert of WriteWindowDeltas.
-func windowInsert(r Range, deltas []schemas.WindowTotal) (*insert, error) {
-	if err := r.validate(); err != nil {
-		return nil, err
-	}
-	_, wm, _ := instant(r.Watermark)
+// RangeDeltas is one offset range and its window deltas, for WriteRanges.
+type RangeDeltas struct {
+	Range  Range
+	Deltas []schemas.WindowTotal
+}
 
-	// Sum deltas of the same window: the sorting key holds one row per
-	// window and range, so that a replayed identical range collapses.
-	index := make(map[windowKey]int, len(deltas))
-	rows := make([]schemas.WindowTotal, 0, len(deltas)+1)
-	for i, d := range deltas {
-		if d.Tenant == "" {
-			return nil, fmt.Errorf("delta %d: empty tenant", i)
-		}
-		if !d.End.After(d.Start) {
-			return nil, fmt.Errorf("delta %d: window end %s is not after its start %s", i, d.End, d.Start)
-		}
-		k := windowKey{d.Tenant, d.Meter, d.Model, d.Start, d.End}
-		j, seen := index[k]
-		if !seen {
-			index[k] = len(rows)
-			rows = append(rows, d)
-			continue
-		}
-		s := &rows[j]
-		var err1, err2 error
-		s.Events += d.Events
-		s.Quantity, err1 = schemas.AddMicros(s.Quantity, d.Quantity)
-		s.Credits, err2 = schemas.AddMicros(s.Credits, d.Credits)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("delta %d: sum with an earlier delta of the same window: %w", i, err)
-		}
-		s.Late = s.Late || d.Late
+// WriteRanges stores several ranges, of one or more partitions of one
+// topic, in ONE insert, all or nothing: per range, like WriteWindowDeltas,
+// one row per distinct window plus a marker row. Fewer, larger inserts cost
+// ClickHouse much less than one per partition (every insert makes a part).
+//
+// Obligations: the ranges of a partition are given in offset order, each
+// starting after the previous one and after the partition's committed
+// offset, else ErrRangeCommitted and nothing is written (as with
+// WriteWindowDeltas, gaps are allowed) — check with CommittedOffsets first
+// and leave fenced partitions out; the check here is a read-then-write, no
+// lock. At most MaxRangeRows rows in all (else
+// ErrTooManyRows: split the ranges over several calls).
+func (c *Client) WriteRanges(ctx context.Context, rs []RangeDeltas) error {
+	if len(rs) == 0 {
+		return nil
 	}
-	if len(rows)+1 > MaxRangeRows {
-		return nil, fmt.Errorf("%d windows and a marker: %w (max %d)", len(rows), ErrTooManyRows, MaxRangeRows)
+	in, err := windowInsert(rs)
+	if err != nil {
+		return fmt.Errorf("write %d ranges (%s, …): %w", len(rs), rs[0].Range, err)
 	}
+	committed, err := c.CommittedOffsets(ctx, rs[0].Range.Topic)
+	if err != nil {
+		return fmt.Errorf("write %d ranges: %w", len(rs), err)
+	}
+	for _, rd := range rs {
+		r := rd.Range
+		if r.Topic != rs[0].Range.Topic {
+			return fmt.Errorf("write ranges: %s and %s are of different topics", rs[0].Range, r)
+		}
+		if last, ok := committed[r.Partition]; ok && last >= r.First {
+			return fmt.Errorf("write ranges: %s: offsets up to %d are stored: %w", r, last, ErrRangeCommitted)
+		}
+		committed[r.Partition] = r.Last
+	}
+	if err := c.send(ctx, in); err != nil {
+		return fmt.Errorf("write %d ranges (%s, …): %w", len(rs), rs[0].Range, err)
+	}
+	return nil
+}
 
-	n := len(rows) + 1
+// CommittedOffsets returns the last committed offset of every partition of
+// topic that has one (see CommittedOffset), in one query.
+func (c *Client) CommittedOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
+	rows, err := c.conn.Query(ctx, committedOffsetsSQL(c.db, topic))
+	if err != nil {
+		return nil, fmt.Errorf("read committed offsets of %s: %w", topic, err)
+	}
+	defer rows.Close()
+	out := map[int32]int64{}
+	for rows.Next() {
+		var (
+			p    int32
+			last int64
+		)
+		if err := rows.Scan(&p, &last); err != nil {
+			return nil, fmt.Errorf("scan committed offsets of %s: %w", topic, err)
+		}
+		out[p] = last
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read committed offsets of %s: %w", topic, err)
+	}
+	return out, nil
+}
+
+func committedOffsetsSQL(db, topic string) string {
+	return "SELECT kafka_partition, max(last_offset) FROM " + db + ".window_deltas" +
+		" WHERE tenant = '' AND topic = " + quoteString(topic) +
+		" GROUP BY kafka_partition ORDER BY kafka_partition"
+}
+
+// windowInsert builds the atomic insert of WriteWindowDeltas and
+// WriteRanges.
+func windowInsert(rs []RangeDeltas) (*insert, error) {
 	var (
-		tenant, meter, model = make([]string, n), make([]string, n), make([]string, n)
-		start, end           = make([]int64, n), make([]int64, n)
-		events, qty, credits = make([]int64, n), make([]int64, n), make([]int64, n)
-		late                 = make([]uint8, n)
-		topic                = make([]string, n)
-		partition            = make([]int32, n)
-		first, last, wmns    = make([]int64, n), make([]int64, n), make([]int64, n)
+		tenant, meter, model []string
+		start, end           []int64
+		events, qty, credits []int64
+		late                 []uint8
+		topic                []string
+		partition            []int32
+		first, last, wmns    []int64
 	)
-	for i, d := range rows {
-		s, err := wholeSeconds(d.Start)
-		if err != nil {
-			return nil, fmt.Errorf("window start: %w", err)
+	for _, rd := range rs {
+		r := rd.Range
+		if err := r.validate(); err != nil {
+			return nil, fmt.Errorf("range %s: %w", r, err)
 		}
-		e, err := wholeSeconds(d.End)
-		if err != nil {
-			return nil, fmt.Errorf("window end: %w", err)
+		_, wm, _ := instant(r.Watermark)
+		// Sum deltas of the same window: the sorting key holds one row per
+		// window and range, so that a replayed identical range collapses.
+		index := make(map[windowKey]int, len(rd.Deltas))
+		rows := make([]schemas.WindowTotal, 0, len(rd.Deltas)+1)
+		for i, d := range rd.Deltas {
+			if d.Tenant == "" {
+				return nil, fmt.Errorf("range %s: delta %d: empty tenant", r, i)
+			}
+			if !d.End.After(d.Start) {
+				return nil, fmt.Errorf("range %s: delta %d: window end %s is not after its start %s", r, i, d.End, d.Start)
+			}
+			k := windowKey{d.Tenant, d.Meter, d.Model, d.Start, d.End}
+			j, seen := index[k]
+			if !seen {
+				index[k] = len(rows)
+				rows = append(rows, d)
+				continue
+			}
+			s := &rows[j]
+			var err1, err2 error
+			s.Events += d.Events
+			s.Quantity, err1 = schemas.AddMicros(s.Quantity, d.Quantity)
+			s.Credits, err2 = schemas.AddMicros(s.Credits, d.Credits)
+			if err := errors.Join(err1, err2); err != nil {
+				return nil, fmt.Errorf("range %s: delta %d: sum with an earlier delta of the same window: %w", r, i, err)
+			}
+			s.Late = s.Late || d.Late
 		}
-		tenant[i], meter[i], model[i] = d.Tenant, d.Meter, d.Model
-		start[i], end[i] = s, e
-		events[i], qty[i], credits[i] = d.Events, int64(d.Quantity), int64(d.Credits)
-		if d.Late {
-			late[i] = 1
+		// The marker row keeps zero values: tenant '' and window_start 0.
+		rows = append(rows, schemas.WindowTotal{})
+		if len(tenant)+len(rows) > MaxRangeRows {
+			return nil, fmt.Errorf("%d windows and markers: %w (max %d)", len(tenant)+len(rows), ErrTooManyRows, MaxRangeRows)
 		}
-	}
-	// The marker row (index n-1) keeps its zero values: tenant '' and
-	// window_start 0.
-	for i := range n {
-		topic[i], partition[i] = r.Topic, r.Partition
-		first[i], last[i], wmns[i] = r.First, r.Last, wm
+		for i, d := range rows {
+			var s, e int64
+			if i < len(rows)-1 {
+				var err error
+				if s, err = wholeSeconds(d.Start); err != nil {
+					return nil, fmt.Errorf("range %s: window start: %w", r, err)
+				}
+				if e, err = wholeSeconds(d.End); err != nil {
+					return nil, fmt.Errorf("range %s: window end: %w", r, err)
+				}
+			}
+			var l uint8
+			if d.Late {
+				l = 1
+			}
+			tenant, meter, model = append(tenant, d.Tenant), append(meter, d.Meter), append(model, d.Model)
+			start, end = append(start, s), append(end, e)
+			events, qty, credits = append(events, d.Events), append(qty, int64(d.Quantity)), append(credits, int64(d.Credits))
+			late = append(late, l)
+			topic, partition = append(topic, r.Topic), append(partition, r.Partition)
+			first, last, wmns = append(first, r.First), append(last, r.Last), append(wmns, wm)
+		}
 	}
 	in := &insert{table: "window_deltas"}
 	in.col("tenant", tenant)

@@ -121,7 +121,7 @@ func TestSameRangeTwice(t *testing.T) {
 	// partition at once): both inserts land, and the identical copies
 	// collapse, because a range holds one row per window and the views
 	// read with FINAL. Totals count the range once, before and after merges.
-	in, err := windowInsert(r, deltas)
+	in, err := windowInsert([]RangeDeltas{{Range: r, Deltas: deltas}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,5 +200,60 @@ func TestWriteWindowDeltasRefuses(t *testing.T) {
 	}
 	if err := c.WriteWindowDeltas(ctx, good, many); !errors.Is(err, ErrTooManyRows) {
 		t.Errorf("%d windows: err = %v, want ErrTooManyRows", len(many), err)
+	}
+}
+
+// TestWriteRanges: ranges of several partitions in one atomic insert, the
+// committed offsets read back in one query, and an overlap refused whole.
+func TestWriteRanges(t *testing.T) {
+	t.Parallel()
+	c := migrated(t)
+	if c == nil {
+		return
+	}
+	ctx := ctxT(t)
+	wm := ts("2024-03-01T10:05:00Z")
+	d := func(tenant string, n int64) []schemas.WindowTotal {
+		return []schemas.WindowTotal{wt(tenant, "tokens", "gpt", "2024-03-01T10:00:00Z", time.Minute, n, "1", "0.5", false)}
+	}
+	if err := c.WriteRanges(ctx, []RangeDeltas{
+		{Range{Topic: "usage", Partition: 0, First: 0, Last: 9, Watermark: wm}, d("t1", 2)},
+		{Range{Topic: "usage", Partition: 0, First: 10, Last: 19, Watermark: wm}, append(d("t1", 1), d("t2", 1)...)},
+		{Range{Topic: "usage", Partition: 3, First: 100, Last: 104, Watermark: wm}, nil},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.CommittedOffsets(ctx, "usage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(map[int32]int64{0: 19, 3: 104}, got); d != "" {
+		t.Errorf("CommittedOffsets (-want +got):\n%s", d)
+	}
+	// Partition 3 is fine, partition 0 overlaps: nothing is written.
+	err = c.WriteRanges(ctx, []RangeDeltas{
+		{Range{Topic: "usage", Partition: 3, First: 105, Last: 110, Watermark: wm}, d("t3", 1)},
+		{Range{Topic: "usage", Partition: 0, First: 15, Last: 30, Watermark: wm}, d("t1", 5)},
+	})
+	if !errors.Is(err, ErrRangeCommitted) {
+		t.Fatalf("overlapping WriteRanges = %v, want ErrRangeCommitted", err)
+	}
+	// Ranges out of order within one call are refused too.
+	if err := c.WriteRanges(ctx, []RangeDeltas{
+		{Range{Topic: "usage", Partition: 5, First: 10, Last: 19, Watermark: wm}, nil},
+		{Range{Topic: "usage", Partition: 5, First: 0, Last: 9, Watermark: wm}, nil},
+	}); !errors.Is(err, ErrRangeCommitted) {
+		t.Fatalf("out-of-order WriteRanges = %v, want ErrRangeCommitted", err)
+	}
+	totals, err := c.WindowTotals(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []schemas.WindowTotal{
+		wt("t1", "tokens", "gpt", "2024-03-01T10:00:00Z", time.Minute, 3, "2", "1", false),
+		wt("t2", "tokens", "gpt", "2024-03-01T10:00:00Z", time.Minute, 1, "1", "0.5", false),
+	}
+	if d := cmp.Diff(want, totals); d != "" {
+		t.Errorf("window totals (-want +got):\n%s", d)
 	}
 }
