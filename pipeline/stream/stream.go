@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -439,10 +440,17 @@ func (r *Runner) drain(ctx context.Context) error {
 				return err
 			}
 		default:
+			// At most one worker per CPU: more runnable goroutines than
+			// CPUs only adds preemption and cache misses.
 			errs := make([]error, len(busy))
+			var next atomic.Int64
 			var wg sync.WaitGroup
-			for i, p := range busy {
-				wg.Go(func() { errs[i] = r.processPending(ctx, p) })
+			for range min(len(busy), runtime.GOMAXPROCS(0)) {
+				wg.Go(func() {
+					for i := int(next.Add(1)) - 1; i < len(busy); i = int(next.Add(1)) - 1 {
+						errs[i] = r.processPending(ctx, busy[i])
+					}
+				})
 			}
 			wg.Wait()
 			if err := errors.Join(errs...); err != nil {
