@@ -16,9 +16,9 @@ func canonicalRecords(rng *rand.Rand, n int) [][]byte {
 	for range n {
 		ev := UsageEvent{
 			ID:       fmt.Appendf(nil, "e-%x", rng.Uint32()),
-			Tenant:   fmt.Sprintf("t-%06d", rng.IntN(10000)),
-			Meter:    []string{"tokens_in", "api_calls", "compute_seconds", "m"}[rng.IntN(4)],
-			Model:    []string{"", "gpt-small", "embed-1", "x"}[rng.IntN(4)],
+			Tenant:   fmt.Sprintf([]string{"t-%06d", "tenant-with-a-long-name-%d", "%d"}[rng.IntN(3)], rng.IntN(10000)),
+			Meter:    []string{"tokens_in", "api_calls", "compute_seconds", "m", "meter-with-a-long-name", "meter-with-a-long-name-2"}[rng.IntN(6)],
+			Model:    []string{"", "gpt-small", "embed-1", "x", "model_with_a_long_name_1", "model_with_a_long_name_2"}[rng.IntN(6)],
 			Quantity: Micros(rng.Int64N(3)) * Micros(rng.Int64N(1e12)),
 			Time:     base.Add(time.Duration(rng.Int64N(int64(48 * time.Hour)))),
 		}

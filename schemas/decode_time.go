@@ -126,11 +126,20 @@ func parseFraction(s []byte, base int64) (time.Time, int, bool) {
 // minuteCache remembers the last YYYY-MM-DDTHH:MM:SS (bytes as given) that
 // parsed: events of a stream mostly share it, and then only the fraction
 // and the offset are left to parse.
+//
+// It also remembers the last YYYY-MM-DD that parsed, so that a timestamp of
+// the same day but another second (an out-of-order event, or the next
+// second) parses only its time of day.
 type minuteCache struct {
 	p0, p1 uint64 // the first 16 bytes, little-endian
 	p2     uint32 // the next 3
 	base   int64  // their value in seconds from the Unix epoch, as if UTC
 	set    bool
+
+	d0      uint64 // the first 8 bytes of the day
+	d1      uint16 // the next 2
+	dayBase int64  // the day's midnight in seconds from the Unix epoch, as if UTC
+	daySet  bool
 }
 
 // parse is parseRFC3339 through the cache.
@@ -150,9 +159,29 @@ func (c *minuteCache) parsePrefix(s []byte) (time.Time, int, bool) {
 	if c.set && p0 == c.p0 && p1 == c.p1 && p2 == c.p2 {
 		return parseFraction(s, c.base)
 	}
-	base, ok := parseMinute(s)
+	var base int64
+	if d1 := uint16(p1); c.daySet && p0 == c.d0 && d1 == c.d1 {
+		// The checks of parseMinute on HH:MM of a known day.
+		h0, h1, mi0, mi1 := s[11]-'0', s[12]-'0', s[14]-'0', s[15]-'0'
+		if max(h0, h1, mi0, mi1) > 9 || s[10]|0x20 != 't' || s[13] != ':' {
+			return time.Time{}, 0, false
+		}
+		hour, minute := int(h0)*10+int(h1), int(mi0)*10+int(mi1)
+		if hour > 23 || minute > 59 {
+			return time.Time{}, 0, false
+		}
+		base = c.dayBase + int64(hour*3600+minute*60)
+	} else {
+		var ok bool
+		if base, ok = parseMinute(s); !ok {
+			return time.Time{}, 0, false
+		}
+		// parseMinute checked the date: remember its midnight.
+		hour, minute := int(s[11]-'0')*10+int(s[12]-'0'), int(s[14]-'0')*10+int(s[15]-'0')
+		c.d0, c.d1, c.dayBase, c.daySet = p0, d1, base-int64(hour*3600+minute*60), true
+	}
 	s0, s1 := s[17]-'0', s[18]-'0'
-	if !ok || s[16] != ':' || s0 > 5 || s1 > 9 {
+	if s[16] != ':' || s0 > 5 || s1 > 9 {
 		return time.Time{}, 0, false
 	}
 	base += int64(s0)*10 + int64(s1)

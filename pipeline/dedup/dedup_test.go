@@ -134,6 +134,31 @@ func TestCheck(t *testing.T) {
 	checkInvariants(t, s)
 }
 
+// TestCheckKeyMatchesCheck runs the same random stream through Check and
+// through KeyOf, Prefetch and CheckKey on two Sets, and expects the same
+// verdicts.
+func TestCheckKeyMatchesCheck(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(31, 32))
+	a, b := mustNew(t, Config{Horizon: time.Hour}), mustNew(t, Config{Horizon: time.Hour})
+	for i := range 50000 {
+		tenant := "tenant-" + strconv.Itoa(rng.IntN(50))
+		id := []byte("id-" + strconv.Itoa(rng.IntN(5000)))
+		at := t0.Add(time.Duration(rng.Int64N(int64(3 * time.Hour))))
+		d := uint64(rng.IntN(3))
+		want := a.Check(tenant, id, at, d)
+		k := KeyOf(tenant, id)
+		if hi, lo := keyHash(tenant, id); k != (Key{hi, lo}) {
+			t.Fatalf("KeyOf(%q, %q) = %v, want {%x %x}", tenant, id, k, hi, lo)
+		}
+		b.Prefetch(k)
+		if got := b.CheckKey(k, at, d); got != want {
+			t.Fatalf("event %d: CheckKey = %v, Check = %v", i, got, want)
+		}
+	}
+	checkInvariants(t, b)
+}
+
 func TestHorizonBoundary(t *testing.T) {
 	t.Parallel()
 	const h = 24 * time.Hour

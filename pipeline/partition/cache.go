@@ -166,13 +166,28 @@ func (c *seriesCache) indexPair(k int32) {
 	c.pairIndex[i] = k + 1
 }
 
+// prefetch asks the CPU to start loading the slot where find(tenant,
+// meter, model, h) starts probing, and returns h, the hash find needs.
+func (c *seriesCache) prefetch(tenant, meter, model string) (h uint64) {
+	h = seriesHash(id(tenant), meter, model)
+	if len(c.slots) != 0 {
+		schemas.Prefetch(uintptr(unsafe.Pointer(&c.slots[int(h)&(len(c.slots)-1)])))
+	}
+	return h
+}
+
 // find returns the entry of (tenant, meter, model), or nil.
 func (c *seriesCache) find(tenant, meter, model string) *series {
+	return c.findHashed(tenant, meter, model, seriesHash(id(tenant), meter, model))
+}
+
+// findHashed is find given h, the seriesHash of (tenant, meter, model).
+func (c *seriesCache) findHashed(tenant, meter, model string, h uint64) *series {
 	if len(c.slots) == 0 {
 		return nil
 	}
 	mask := len(c.slots) - 1
-	for i := int(seriesHash(id(tenant), meter, model)) & mask; ; i = (i + 1) & mask {
+	for i := int(h) & mask; ; i = (i + 1) & mask {
 		s := &c.slots[i]
 		if s.is(tenant) {
 			if p := &c.pairs[s.pair]; same(p.meter, meter) && same(p.model, model) {

@@ -52,6 +52,47 @@ func TestAddSeriesMatchesAdd(t *testing.T) {
 	}
 }
 
+// TestPrefetchChangesNothing is TestAddSeriesMatchesAdd with every add
+// announced by Prefetch (zero and stale handles included) and, for current
+// handles, made without the key, as the partition processor does.
+func TestPrefetchChangesNothing(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(11, 12))
+	keys := make([]schemas.WindowKey, 40)
+	for i := range keys {
+		keys[i] = schemas.WindowKey{Tenant: fmt.Sprint("t", i%13), Meter: []string{"a", "b"}[i%2], Model: []string{"", "x", "y"}[i%3]}
+	}
+	byKey, bySeries := mustNew(t, Config{}), mustNew(t, Config{})
+	handles := make([]Series, len(keys))
+	var want, got []schemas.WindowTotal
+	at := t0
+	for i := range 20000 {
+		at = at.Add(time.Duration(rng.IntN(20)) * time.Millisecond)
+		t := at.Add(-time.Duration(rng.IntN(40)) * time.Second) // some late
+		k := rng.IntN(len(keys))
+		q := schemas.Micros(rng.IntN(1000))
+		byKey.Add(keys[k], t, q, 2*q)
+		bySeries.Prefetch(handles[k], t.UnixNano())
+		if bySeries.Current(handles[k]) {
+			bySeries.AddSeries(&handles[k], nil, t.UnixNano(), q, 2*q)
+		} else {
+			bySeries.AddSeries(&handles[k], &keys[k], t.UnixNano(), q, 2*q)
+		}
+		if i%500 == 0 {
+			wm := Watermark(at, byKey.OutOfOrder())
+			want = byKey.Advance(wm, want)
+			got = bySeries.Advance(wm, got)
+		}
+	}
+	want, got = byKey.Flush(want), bySeries.Flush(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rows differ (-Add +Prefetch/AddSeries):\n%s", diff)
+	}
+	if len(want) < 100 {
+		t.Errorf("only %d rows; the test is too easy", len(want))
+	}
+}
+
 // TestSeriesReclaim registers more series than minReclaim, lets their
 // windows be emitted, and checks that the registry is reclaimed, that stale
 // handles resolve again, and that series with open windows keep their

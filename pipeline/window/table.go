@@ -119,27 +119,27 @@ func (t *table) resize(size int) {
 	}
 }
 
-// deleteAt empties slot i and shifts the entries after it back so that
-// every entry stays reachable from its home slot (no tombstones). Entries
-// only move into slots between i and their old slot, cyclically.
-func (t *table) deleteAt(i int) {
-	mask := len(t.slots) - 1
-	for j := (i + 1) & mask; t.slots[j].sid != 0; j = (j + 1) & mask {
-		h := t.home(t.slots[j].key())
-		// The entry at j may fill the hole at i unless its home lies in
-		// the cyclic interval (i, j].
-		if i <= j {
-			if i < h && h <= j {
-				continue
-			}
-		} else if i < h || h <= j {
-			continue
+// rehash puts every entry back at the first free slot from its home, as
+// if inserted anew: after slots were emptied without shifting the runs
+// that followed them. scratch is reused space for the entries, which have
+// no pointers. The table must not be tracked.
+func (t *table) rehash(scratch *[]entry) {
+	keep := (*scratch)[:0]
+	for i := range t.slots {
+		if t.slots[i].sid != 0 {
+			keep = append(keep, t.slots[i])
+			t.slots[i] = entry{}
 		}
-		t.slots[i] = t.slots[j]
-		i = j
 	}
-	t.slots[i] = entry{}
-	t.n--
+	mask := len(t.slots) - 1
+	for k := range keep {
+		i := t.home(keep[k].key())
+		for t.slots[i].sid != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = keep[k]
+	}
+	*scratch = keep[:0]
 }
 
 // reset empties a tracked table in time proportional to its entries.

@@ -2,12 +2,14 @@ package window
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/creditflow/creditflow/schemas"
 )
@@ -81,6 +83,7 @@ type Windows struct {
 	spilled  []schemas.WindowTotal
 
 	rows []schemas.WindowTotal // scratch: rows being emitted
+	keep []entry               // scratch: entries put back after an emission
 	keys []sortKey             // scratch: their order
 	tmp  []sortKey             // scratch for the radix sort
 
@@ -262,10 +265,15 @@ func (w *Windows) reclaimSeries() {
 	w.reclaim = max(minReclaim, 2*kept)
 }
 
+// Current reports whether s is a handle that AddSeries uses as it is,
+// without resolving its key: not the zero Series, not stale.
+func (w *Windows) Current(s Series) bool { return s.epoch == w.epoch }
+
 // AddSeries is Add for the series of key, resolved in *s: it counts one
 // event at event time t given in Unix nanoseconds (time.Time.UnixNano),
 // clamped like Add's. key must be the key *s was resolved from; when *s is
-// the zero Series or stale, AddSeries resolves key and updates *s. For
+// the zero Series or stale, AddSeries resolves key and updates *s. key is
+// not read, and may be nil, when Current(*s). For
 // times outside 1678–2262, which UnixNano cannot represent, use Add. Adding
 // to an existing window does not allocate.
 func (w *Windows) AddSeries(s *Series, key *schemas.WindowKey, t int64, quantity, credits schemas.Micros) {
@@ -273,6 +281,24 @@ func (w *Windows) AddSeries(s *Series, key *schemas.WindowKey, t int64, quantity
 		*s = w.Series(*key)
 	}
 	w.add(s.id, min(max(t, minNanos), maxNanos), quantity, credits)
+}
+
+// Prefetch asks the CPU to start loading the slot where AddSeries(s, key,
+// t, …) will find or put its window, and returns at once: a caller that
+// knows the series and time a while before it adds (the partition
+// processor, which checks dedup in between) hides most of the memory
+// latency of a large table that way. It does nothing for a stale or zero
+// handle, and changes nothing observable.
+func (w *Windows) Prefetch(s Series, t int64) {
+	if s.epoch != w.epoch {
+		return
+	}
+	k := slotKey{s.id, w.startOfNanos(min(max(t, minNanos), maxNanos))}
+	tab := &w.open
+	if k.start+w.widthNs <= w.wm {
+		tab = &w.late
+	}
+	schemas.Prefetch(uintptr(unsafe.Pointer(&tab.slots[tab.home(k)])))
 }
 
 // add counts one event of series id at t (ns, clamped).
@@ -358,22 +384,33 @@ func (w *Windows) emitOpen(rows []schemas.WindowTotal, limit int64) ([]schemas.W
 	} else {
 		w.sparse = 0
 	}
+	// Emitted entries are emptied in one pass; if any are left, they are
+	// then put back from their home slots (the emptied slots may have cut
+	// their probe runs). That costs less than a deletion that shifts the
+	// run after it per emitted entry, most of all when a watermark step
+	// emits most windows.
 	minStart, maxStart := int64(math.MaxInt64), int64(math.MinInt64)
-	for i := 0; i < len(t.slots); {
+	removed, kept := 0, 0
+	for i := range t.slots {
 		e := &t.slots[i]
-		if e.sid != 0 {
-			if e.start <= limit {
-				rows = append(rows, w.row(e, false))
-				maxStart = max(maxStart, e.start)
-				// deleteAt moves not-yet-visited entries into slot i and
-				// beyond (or visited ones within the visited part, when
-				// the probe run wraps around), so slot i is looked at again.
-				t.deleteAt(i)
-				continue
-			}
-			minStart = min(minStart, e.start)
+		if e.sid == 0 {
+			continue
 		}
-		i++
+		if e.start <= limit {
+			rows = append(rows, w.row(e, false))
+			maxStart = max(maxStart, e.start)
+			*e = entry{}
+			removed++
+			continue
+		}
+		minStart = min(minStart, e.start)
+		kept++
+	}
+	if removed > 0 {
+		t.n -= removed
+		if kept > 0 {
+			t.rehash(&w.keep)
+		}
 	}
 	w.minStart = minStart
 	return rows, maxStart
@@ -417,15 +454,9 @@ type sortKey struct {
 // prefix16 returns the first 16 bytes of s, zero-padded, as two big-endian
 // integers; they order as the strings do, ties aside.
 func prefix16(s string) (uint64, uint64) {
-	var p [2]uint64
-	for i := range 16 {
-		var c byte
-		if i < len(s) {
-			c = s[i]
-		}
-		p[i/8] = p[i/8]<<8 | uint64(c)
-	}
-	return p[0], p[1]
+	var b [16]byte
+	copy(b[:], s)
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
 // appendSorted appends rows to out in the order (Tenant, Meter, Model,
