@@ -61,6 +61,13 @@
 // stay exactly-once when the state is stored atomically with the input
 // offsets it reflects.
 //
+// A caller that handles every counted event keeps a Handle per tenant and
+// calls the *Handle variants (Engine.ObserveHandle, GrantedHandle,
+// TopupHandle, Detector.ObserveHandle): they find the tenant's state
+// through the handle instead of a map lookup by name, and append to the
+// caller's slices instead of returning values, so that an event that fires
+// nothing costs no allocation and no lookup.
+//
 // # Runaway detection (Detector)
 //
 // Per tenant, credits are summed per event-time minute. A minute closes when

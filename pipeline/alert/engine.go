@@ -103,15 +103,41 @@ func New(cfg Config) (*Engine, error) {
 	return &Engine{cfg: cfg, width: cfg.BurnWindow / burnBuckets, tenants: make(map[string]*tenant)}, nil
 }
 
-// tenant is one tenant's alert state.
+// tenant is one tenant's alert state. The fields an event of the current
+// period touches come first, so that they share few cache lines.
 type tenant struct {
 	name string
 	ent  entState // entNone until first published
 	last int64    // latest event time seen, Unix ns; 0 when none
 	// cur is the newest period seen, prev the one before; state of older
 	// periods is forgotten.
-	cur, prev periodState
-	burn      burn
+	cur  periodState
+	burn burn
+	prev periodState
+}
+
+// Handle remembers where an Engine and a Detector keep one tenant's state,
+// so that a caller counting many events of the tenant looks it up by name
+// once instead of on every call (Engine.ObserveHandle, GrantedHandle,
+// TopupHandle and Detector.ObserveHandle). The zero Handle is ready to use:
+// it resolves by the tenant name passed with the call on first use, and
+// again when it is used with another Engine or Detector (one returned by
+// Restore, say). A Handle must only ever be used for one tenant; it is not
+// safe for concurrent use.
+type Handle struct {
+	e *Engine
+	t *tenant
+	d *Detector
+	r *runaway
+}
+
+// tenantOf returns the engine's state of the tenant named name, resolved
+// through h.
+func (e *Engine) tenantOf(h *Handle, name string) *tenant {
+	if h.e != e {
+		h.e, h.t = e, e.tenant(name)
+	}
+	return h.t
 }
 
 // periodState is what must be remembered per (tenant, period) so that every
@@ -170,7 +196,22 @@ func (t *tenant) slot(p period.Period) (*periodState, bool) {
 // older period fires nothing. It takes O(len(b.Thresholds)) time and does
 // not allocate unless something fires or the tenant is new.
 func (e *Engine) Observe(u Usage, b Balance, out []schemas.Alert) ([]schemas.Alert, *Entitlement) {
-	t := e.tenant(b.Tenant)
+	out, ents := e.observe(e.tenant(b.Tenant), &u, &b, out, nil)
+	if len(ents) == 0 {
+		return out, nil
+	}
+	return out, &ents[0]
+}
+
+// ObserveHandle is Observe for the tenant of h (named b.Tenant), without
+// looking it up by name: it appends the alerts to out and the entitlement,
+// when it changed, to ents. It does not allocate unless something fires or
+// the tenant is new to the engine, and keeps neither u nor b.
+func (e *Engine) ObserveHandle(h *Handle, u *Usage, b *Balance, out []schemas.Alert, ents []Entitlement) ([]schemas.Alert, []Entitlement) {
+	return e.observe(e.tenantOf(h, b.Tenant), u, b, out, ents)
+}
+
+func (e *Engine) observe(t *tenant, u *Usage, b *Balance, out []schemas.Alert, ents []Entitlement) ([]schemas.Alert, []Entitlement) {
 	ns := u.Time.UnixNano()
 	t.last = max(t.last, ns)
 	t.burn.add(e.width, ns, int64(u.Credits))
@@ -179,23 +220,37 @@ func (e *Engine) Observe(u Usage, b Balance, out []schemas.Alert) ([]schemas.Ale
 	// compares instants.
 	if b.Period.Start != t.cur.start {
 		if ps, current = t.slot(b.Period); ps == nil {
-			return out, nil
+			return out, ents
 		}
 	}
 	c, a := b.Consumed, max(b.Available, 0)
 	var state entState
 	if current {
-		state = entitlementOf(&b)
+		state = entitlementOf(b)
 	}
 	if c > 0 {
+		// c × 100 for whole-percent thresholds, the common case: crossed
+		// inline.
+		ch, cl := bits.Mul64(uint64(c), 100)
 		for i := range b.Thresholds {
-			if reached(b.Thresholds[i], c, a) {
-				out = e.fire(t, ps, b.Thresholds[i], u, &b, state.public(), out)
+			th := b.Thresholds[i]
+			if ps.spent(th) {
+				continue
+			}
+			var r bool
+			if th.Scale == 0 && a > 0 && th.Coef > 0 {
+				h, l := bits.Mul64(uint64(th.Coef), uint64(a))
+				r = ch > h || ch == h && cl >= l
+			} else {
+				r = crossed(th, c, a)
+			}
+			if r {
+				out = e.fire(t, ps, th, u, b, state.public(), out)
 			}
 		}
 	}
 	if !current || state == t.ent {
-		return out, nil
+		return out, ents
 	}
 	if state == entCapped || state == entBlocked {
 		n := &ps.capped
@@ -215,12 +270,12 @@ func (e *Engine) Observe(u Usage, b Balance, out []schemas.Alert) ([]schemas.Ale
 		})
 	}
 	t.ent = state
-	return out, &Entitlement{Tenant: b.Tenant, State: state.public(), Period: b.Period, Time: u.Time.UTC()}
+	return out, append(ents, Entitlement{Tenant: b.Tenant, State: state.public(), Period: b.Period, Time: u.Time.UTC()})
 }
 
 // fire appends the alert for threshold th, which the utilization has
 // reached, unless it fired in ps and was not re-armed since.
-func (e *Engine) fire(t *tenant, ps *periodState, th schemas.Decimal, u Usage, b *Balance, state schemas.Entitlement, out []schemas.Alert) []schemas.Alert {
+func (e *Engine) fire(t *tenant, ps *periodState, th schemas.Decimal, u *Usage, b *Balance, state schemas.Entitlement, out []schemas.Alert) []schemas.Alert {
 	th = th.Normalize(0)
 	i := ps.find(th)
 	if i >= 0 && ps.fired[i].spent {
@@ -255,10 +310,24 @@ func (e *Engine) fire(t *tenant, ps *periodState, th schemas.Decimal, u Usage, b
 // the latest event time the engine has seen for the tenant, zero if none.
 // A grant never raises an alert.
 func (e *Engine) Granted(b Balance) *Entitlement {
-	t := e.tenant(b.Tenant)
+	ents := e.granted(e.tenant(b.Tenant), &b, nil)
+	if len(ents) == 0 {
+		return nil
+	}
+	return &ents[0]
+}
+
+// GrantedHandle is Granted for the tenant of h (named b.Tenant), without
+// looking it up by name: it appends the entitlement, when it changed, to
+// ents. It does not keep b.
+func (e *Engine) GrantedHandle(h *Handle, b *Balance, ents []Entitlement) []Entitlement {
+	return e.granted(e.tenantOf(h, b.Tenant), b, ents)
+}
+
+func (e *Engine) granted(t *tenant, b *Balance, ents []Entitlement) []Entitlement {
 	ps, current := t.slot(b.Period)
 	if ps == nil {
-		return nil
+		return ents
 	}
 	c, a := b.Consumed, max(b.Available, 0)
 	for i := range ps.fired {
@@ -268,18 +337,31 @@ func (e *Engine) Granted(b Balance) *Entitlement {
 		}
 	}
 	if !current || t.ent == entNone {
-		return nil // nothing published yet: the next Observe publishes
+		return ents // nothing published yet: the next Observe publishes
 	}
-	state := entitlementOf(&b)
+	state := entitlementOf(b)
 	if state == t.ent {
-		return nil
+		return ents
 	}
 	t.ent = state
 	var last time.Time
 	if t.last != 0 {
 		last = time.Unix(0, t.last).UTC()
 	}
-	return &Entitlement{Tenant: b.Tenant, State: state.public(), Period: b.Period, Time: last}
+	return append(ents, Entitlement{Tenant: b.Tenant, State: state.public(), Period: b.Period, Time: last})
+}
+
+// spent reports whether threshold th, compared as given (not normalized),
+// fired in ps and was not re-armed since: a quick test that spares fire the
+// normalization for the thresholds that have fired already, as catalog
+// thresholds usually come normalized. A false answer decides nothing.
+func (ps *periodState) spent(th schemas.Decimal) bool {
+	for i := range ps.fired {
+		if f := &ps.fired[i]; f.t == th {
+			return f.spent
+		}
+	}
+	return false
 }
 
 // find returns the index of threshold th (normalized) or -1.
@@ -349,14 +431,7 @@ func crossed(th schemas.Decimal, c, a schemas.Micros) bool {
 	case th.Scale >= uint8(len(hundredPow10)):
 		return crossedBig(th, c, a)
 	}
-	return reached(th, c, a)
-}
-
-// reached is crossed for c > 0, small enough to inline on the hot path.
-func reached(th schemas.Decimal, c, a schemas.Micros) bool {
-	if th.Scale >= uint8(len(hundredPow10)) || a <= 0 || th.Coef <= 0 {
-		return crossed(th, c, a)
-	}
+	// Observe inlines this for whole percents.
 	h1, l1 := bits.Mul64(uint64(c), hundredPow10[th.Scale])
 	h2, l2 := bits.Mul64(uint64(th.Coef), uint64(a))
 	return h1 > h2 || h1 == h2 && l1 >= l2

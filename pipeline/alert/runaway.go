@@ -217,11 +217,34 @@ func (d *Detector) Observe(u Usage) (schemas.Alert, bool) {
 		r.add(u.Meter, u.Model, int64(u.Credits))
 		return schemas.Alert{}, false
 	}
-	return d.observeSlow(r, u)
+	_, al, fired := d.observeSlow(r, &u)
+	return al, fired
 }
 
-// observeSlow is Observe for a new tenant or another minute.
-func (d *Detector) observeSlow(r *runaway, u Usage) (schemas.Alert, bool) {
+// ObserveHandle is Observe for the tenant of h (named u.Tenant), without
+// looking it up by name once the detector has seen the tenant: it appends
+// the runaway alert, if one fires, to out. It does not keep u.
+func (d *Detector) ObserveHandle(h *Handle, u *Usage, out []schemas.Alert) []schemas.Alert {
+	r := h.r
+	if h.d != d || r == nil {
+		r = d.tenants[u.Tenant]
+		h.d, h.r = d, r
+	}
+	if r != nil && r.minute == unixMinute(u.Time) {
+		r.add(u.Meter, u.Model, int64(u.Credits))
+		return out
+	}
+	r, al, fired := d.observeSlow(r, u)
+	h.r = r
+	if fired {
+		out = append(out, al)
+	}
+	return out
+}
+
+// observeSlow is Observe for a new tenant or another minute. It returns the
+// tenant's state, created when r is nil.
+func (d *Detector) observeSlow(r *runaway, u *Usage) (*runaway, schemas.Alert, bool) {
 	m := unixMinute(u.Time)
 	if r == nil {
 		r = newRunaway(u.Tenant, &d.p)
@@ -229,7 +252,7 @@ func (d *Detector) observeSlow(r *runaway, u Usage) (schemas.Alert, bool) {
 		d.tenants[u.Tenant] = r
 	}
 	if m < r.minute {
-		return schemas.Alert{}, false
+		return r, schemas.Alert{}, false
 	}
 	var al schemas.Alert
 	fired := false
@@ -237,7 +260,7 @@ func (d *Detector) observeSlow(r *runaway, u Usage) (schemas.Alert, bool) {
 		al, fired = r.advance(&d.p, d.scratch, m, u.Time)
 	}
 	r.add(u.Meter, u.Model, int64(u.Credits))
-	return al, fired
+	return r, al, fired
 }
 
 // Advance closes, for every tenant, the minutes that end at or before now, as
@@ -287,27 +310,30 @@ type closedMinute struct {
 // runaway is one tenant's detector state.
 type runaway struct {
 	tenant  string
-	started bool
 	minute  int64 // the open minute (unix minute index)
 	credits int64 // credits in the open minute, saturating
 	events  int32 // events in the open minute (saturating at MaxInt32)
+	nDriver uint8
+	started bool
+	episode bool // an alert fired and the episode has not ended
+	statsOK bool
+	// keys[i] is pairKey of drivers[i]: add scans these, half a cache
+	// line, rather than the drivers, several.
+	keys    [driverSlots]uint16
 	drivers [driverSlots]driver
-	nDriver int
 
 	recent     []closedMinute // ring of the last Sustain closed minutes
 	recentNext int
 
 	learned     []float32 // ring of learned log(credits/min + ε)
-	learnedNext int
-	learnedLen  int
+	learnedNext int32
+	learnedLen  int32
 
-	run      int  // consecutive suspect minutes, ending with the last closed one
-	episode  bool // an alert fired and the episode has not ended
-	epLen    int  // minutes closed since the episode's alert
-	quiet    int  // consecutive ordinary minutes within the episode
+	run      int // consecutive suspect minutes, ending with the last closed one
+	epLen    int // minutes closed since the episode's alert
+	quiet    int // consecutive ordinary minutes within the episode
 	mean     float64
 	meanN    int64
-	statsOK  bool
 	median   float64
 	margin   float64
 	baseline float64 // exp(median) − ε, credits per minute, at the last close
@@ -330,12 +356,17 @@ func (r *runaway) add(meter, model string, c int64) {
 	if r.events < math.MaxInt32 {
 		r.events++
 	}
-	n := r.nDriver
+	n := int(r.nDriver)
 	// The decoder interns meters and models, so a pair usually comes with
-	// the very same string data: compare addresses and lengths inline first
-	// (a string == calls memequal), then contents.
+	// the very same string data: compare keys (of the addresses and
+	// lengths) and then addresses and lengths inline first (a string ==
+	// calls memequal), then contents.
 	mp, lp := unsafe.StringData(meter), unsafe.StringData(model)
+	k := pairKey(meter, model)
 	for i := 0; i < n; i++ {
+		if r.keys[i] != k {
+			continue
+		}
 		d := &r.drivers[i]
 		if unsafe.StringData(d.meter) == mp && unsafe.StringData(d.model) == lp && len(d.meter) == len(meter) && len(d.model) == len(model) {
 			d.credits = satAdd(d.credits, c)
@@ -346,12 +377,14 @@ func (r *runaway) add(meter, model string, c int64) {
 		d := &r.drivers[i]
 		if d.meter == meter && d.model == model {
 			d.meter, d.model = meter, model // the next event of the pair takes the fast path
+			r.keys[i] = k
 			d.credits = satAdd(d.credits, c)
 			return
 		}
 	}
 	if n < driverSlots {
 		r.drivers[n] = driver{meter: meter, model: model, credits: c}
+		r.keys[n] = k
 		r.nDriver++
 		return
 	}
@@ -362,6 +395,17 @@ func (r *runaway) add(meter, model string, c int64) {
 		}
 	}
 	r.drivers[lo] = driver{meter: meter, model: model, credits: satAdd(r.drivers[lo].credits, c)}
+	r.keys[lo] = k
+}
+
+// pairKey hashes the addresses and lengths of a (meter, model) pair's
+// strings: equal keys are likely the same string data, different keys
+// surely are not.
+func pairKey(meter, model string) uint16 {
+	h := uint64(uintptr(unsafe.Pointer(unsafe.StringData(meter))))*0x9E3779B97F4A7C15 ^
+		uint64(uintptr(unsafe.Pointer(unsafe.StringData(model))))*0xC2B2AE3D27D4EB4F ^
+		uint64(len(meter))<<32 ^ uint64(len(model))
+	return uint16(h >> 48)
 }
 
 func satAdd(a, b int64) int64 {
@@ -434,7 +478,7 @@ func (r *runaway) closeMinute(p *params, scratch []float32, c int64, events int3
 	}
 	x := math.Log(credits + p.eps)
 	suspect := false
-	if r.learnedLen >= p.minHistory {
+	if int(r.learnedLen) >= p.minHistory {
 		if !r.statsOK {
 			r.stats(p, scratch)
 		}
@@ -474,8 +518,8 @@ func (r *runaway) closeMinute(p *params, scratch []float32, c int64, events int3
 // learn adds a minute to the baseline and the long-run mean.
 func (r *runaway) learn(x, credits float64) {
 	r.learned[r.learnedNext] = float32(x)
-	r.learnedNext = (r.learnedNext + 1) % len(r.learned)
-	if r.learnedLen < len(r.learned) {
+	r.learnedNext = (r.learnedNext + 1) % int32(len(r.learned))
+	if int(r.learnedLen) < len(r.learned) {
 		r.learnedLen++
 	}
 	r.statsOK = false
@@ -486,7 +530,7 @@ func (r *runaway) learn(x, credits float64) {
 
 // stats computes the median and the margin of the learned minutes.
 func (r *runaway) stats(p *params, scratch []float32) {
-	n := r.learnedLen
+	n := int(r.learnedLen)
 	s := scratch[:n]
 	copy(s, r.learned[:n]) // the first n slots are filled until the ring wraps, then all
 	// A sparse tenant (a few events an hour) has mostly idle minutes: its

@@ -245,10 +245,10 @@ func (d *Detector) snapshot(names []string) DetectorState {
 			rs.Recent = append(rs.Recent, ms)
 		}
 		start := 0
-		if r.learnedLen == len(r.learned) {
-			start = r.learnedNext
+		if int(r.learnedLen) == len(r.learned) {
+			start = int(r.learnedNext)
 		}
-		for i := range r.learnedLen {
+		for i := range int(r.learnedLen) {
 			rs.Learned = append(rs.Learned, r.learned[(start+i)%len(r.learned)])
 		}
 		s.Tenants = append(s.Tenants, rs)
@@ -291,6 +291,7 @@ func RestoreDetector(cfg RunawayConfig, s DetectorState) (*Detector, error) {
 		r.events = rs.Events
 		for _, dr := range rs.Drivers {
 			r.drivers[r.nDriver] = driver{meter: dr.Meter, model: dr.Model, credits: int64(dr.Credits)}
+			r.keys[r.nDriver] = pairKey(dr.Meter, dr.Model)
 			r.nDriver++
 		}
 		for _, ms := range rs.Recent[max(0, len(rs.Recent)-len(r.recent)):] {
@@ -303,8 +304,8 @@ func RestoreDetector(cfg RunawayConfig, s DetectorState) (*Detector, error) {
 		}
 		for _, x := range rs.Learned[max(0, len(rs.Learned)-len(r.learned)):] {
 			r.learned[r.learnedNext] = x
-			r.learnedNext = (r.learnedNext + 1) % len(r.learned)
-			r.learnedLen = min(r.learnedLen+1, len(r.learned))
+			r.learnedNext = (r.learnedNext + 1) % int32(len(r.learned))
+			r.learnedLen = min(r.learnedLen+1, int32(len(r.learned)))
 		}
 		r.run, r.episode, r.epLen, r.quiet, r.mean, r.meanN = rs.Run, rs.Episode, rs.EpisodeMinutes, rs.Quiet, rs.Mean, rs.MeanMinutes
 		d.tenants[rs.Tenant] = r

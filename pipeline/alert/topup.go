@@ -32,7 +32,19 @@ func (e *Engine) Topup(u Usage, b Balance, cfg TopupPolicy) (schemas.Grant, bool
 	if cfg.MaxPerPeriod <= 0 || cfg.BundleCredits <= 0 {
 		return schemas.Grant{}, false
 	}
-	t := e.tenant(b.Tenant)
+	return e.topup(e.tenant(b.Tenant), u, &b, &cfg)
+}
+
+// TopupHandle is Topup for the tenant of h (named b.Tenant), without
+// looking it up by name.
+func (e *Engine) TopupHandle(h *Handle, u Usage, b *Balance, cfg *TopupPolicy) (schemas.Grant, bool) {
+	if cfg.MaxPerPeriod <= 0 || cfg.BundleCredits <= 0 {
+		return schemas.Grant{}, false
+	}
+	return e.topup(e.tenantOf(h, b.Tenant), u, b, cfg)
+}
+
+func (e *Engine) topup(t *tenant, u Usage, b *Balance, cfg *TopupPolicy) (schemas.Grant, bool) {
 	ps, _ := t.slot(b.Period)
 	if ps == nil || ps.topups >= cfg.MaxPerPeriod || b.Available-b.Consumed >= cfg.BelowCredits {
 		return schemas.Grant{}, false

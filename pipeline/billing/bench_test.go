@@ -65,3 +65,63 @@ func BenchmarkCoreWithAlerts(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCount measures the book alone: the core mix of
+// BenchmarkCoreWithAlerts is decoded, rated and deduplicated once up front,
+// and only its counted events go through Book.Count (ledger, thresholds,
+// caps and entitlements; plus runaway detection in "runaway"). A fresh book
+// is built, off the clock, after each pass over the events, so every pass
+// also meets each tenant for the first time.
+func BenchmarkCount(b *testing.B) {
+	cfg := loadgen.Config{Seed: 11, Events: 200_000, Tenants: 10000, Duplicates: 0.02, OutOfOrder: 0.05, Rate: 20000}
+	cat, err := catalog.Parse("generated.yaml", loadgen.CatalogYAML(cfg))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := loadgen.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := partition.New(partition.Config{WatermarkClock: true}, cat)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+	var usage []alert.Usage
+	for {
+		rec, ok := g.Next(nil)
+		if !ok {
+			break
+		}
+		r := p.Process(rec, now)
+		if r.Outcome != partition.Counted {
+			continue
+		}
+		ev := r.Event
+		usage = append(usage, alert.Usage{Tenant: ev.Tenant, Meter: ev.Meter, Model: ev.Model, Time: ev.Time, Credits: r.Credits})
+	}
+	if len(usage) == 0 {
+		b.Fatal("no counted events")
+	}
+	for _, mode := range []string{"thresholds", "runaway"} {
+		b.Run(mode, func(b *testing.B) {
+			var book *Book
+			var out Output
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if i%len(usage) == 0 {
+					b.StopTimer()
+					if book, err = New(Config{NoRunaway: mode != "runaway"}, cat); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				if err := book.Count(usage[i%len(usage)], &out); err != nil {
+					b.Fatal(err)
+				}
+				out.Reset()
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

@@ -54,19 +54,93 @@ type Book struct {
 	cfg       Config
 	cat       *catalog.Catalog
 	accounts  map[string]*account
-	order     []*account // catalog order
+	index     accountIndex  // accounts by the address of the tenant name's bytes
+	order     []*account    // catalog order
+	plans     *ledger.Plans // compiled plans, shared by the accounts
 	engine    *alert.Engine
 	detector  *alert.Detector
 	nextClose time.Time // earliest instant at which some period becomes closable
 }
 
 type account struct {
-	tenant *catalog.Tenant
+	// Count reads the fields in this order, so that they share few cache
+	// lines.
+	id     string // the tenant's id
 	ledger *ledger.Account
 	// the allotment last shown to the alert engine, to re-arm thresholds
-	// when a grant (read ahead of the events in replay) comes into force
-	seenPeriod    period.Period
+	// when a grant (read ahead of the events in replay) comes into force:
+	// the ledger's number of its period (-1 before the first) and the
+	// credits available
+	seenPeriod    int
 	seenAvailable schemas.Micros
+	h             alert.Handle // the tenant's state in the engine and the detector
+	cur           periodTerms  // what Count needs of the period it counted into last
+	tenant        *catalog.Tenant
+}
+
+// periodTerms is what Count needs of one period of a tenant that does not
+// change with usage or grants: the catalog's plan in force in the period
+// fixes the thresholds, the overage mode and cap and the top-up bundle. It
+// is kept for the period of the last counted event, so that the catalog is
+// not consulted per event, and dropped when a close or a restore may have
+// changed whether the period is open.
+type periodTerms struct {
+	k          int  // the ledger's number of the period
+	ok         bool // the fields below describe period k
+	open       bool // the period was not closed when cached
+	capped     bool // capCredits applies
+	hasTopup   bool // the tenant tops up automatically and the plan offers its bundle
+	capCredits schemas.Micros
+	thresholds []schemas.Decimal
+	mode       alert.OverageMode
+	period     period.Period
+	topup      alert.TopupPolicy
+}
+
+// terms returns the period terms of the period numbered k by the ledger,
+// which contains t.
+func (b *Book) terms(a *account, k int, t time.Time) *periodTerms {
+	pt := &a.cur
+	if pt.ok && pt.k == k {
+		return pt
+	}
+	live := a.ledger.Live(t)
+	plan := b.cat.PlanAt(a.tenant, live.Period.Start)
+	*pt = periodTerms{
+		ok:         true,
+		k:          k,
+		open:       !live.Period.Start.Before(a.ledger.NextToClose().Start),
+		period:     live.Period,
+		thresholds: b.cat.Thresholds(a.tenant, plan),
+		mode:       alert.OverageMode(b.cat.OverageFor(a.tenant, plan).Mode),
+	}
+	if live.CapCredits != nil {
+		pt.capped, pt.capCredits = true, *live.CapCredits
+	}
+	if at := a.tenant.AutoTopup; at != nil {
+		if bundle, ok := at.BundleOf(plan); ok {
+			pt.hasTopup = true
+			pt.topup = alert.TopupPolicy{BelowCredits: at.BelowCredits, BundleCredits: bundle.Credits, BundlePrice: bundle.Price, MaxPerPeriod: at.MaxPerPeriod}
+		}
+	}
+	return pt
+}
+
+// balance returns the alert balance of the cached period pt with consumed
+// c and available credits avail.
+func (pt *periodTerms) balance(tenant string, c, avail schemas.Micros) alert.Balance {
+	bal := alert.Balance{
+		Tenant:     tenant,
+		Period:     pt.period,
+		Consumed:   c,
+		Available:  avail,
+		Thresholds: pt.thresholds,
+		Mode:       pt.mode,
+	}
+	if pt.capped {
+		bal.CapCredits = &pt.capCredits
+	}
+	return bal
 }
 
 // New returns a Book with an account for every tenant of cat.
@@ -92,65 +166,73 @@ func New(cfg Config, cat *catalog.Catalog) (*Book, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	b := &Book{cfg: cfg, cat: cat, accounts: make(map[string]*account, len(cat.Tenants)), engine: engine, detector: det}
+	b := &Book{cfg: cfg, cat: cat, accounts: make(map[string]*account, len(cat.Tenants)), plans: ledger.NewPlans(cat), engine: engine, detector: det}
 	for _, t := range cat.Tenants {
-		a := &account{tenant: t, ledger: ledger.NewAccount(cat, t)}
+		a := &account{id: t.ID, tenant: t, ledger: ledger.NewAccount(cat, t), seenPeriod: -1}
+		a.ledger.SharePlans(b.plans)
 		b.accounts[t.ID] = a
 		b.order = append(b.order, a)
 	}
+	b.index.init(len(b.order))
 	b.updateNextClose()
 	return b, nil
+}
+
+// account returns the account of tenant, or nil when the catalog has no
+// such tenant.
+func (b *Book) account(tenant string) *account {
+	if a := b.index.find(tenant); a != nil {
+		return a
+	}
+	a := b.accounts[tenant]
+	if a != nil {
+		b.index.add(tenant, a)
+	}
+	return a
 }
 
 // Catalog returns the catalog the book prices with.
 func (b *Book) Catalog() *catalog.Catalog { return b.cat }
 
 // Count books one counted usage event and appends what it triggers to out.
+// It does not allocate unless something fires or the tenant is new to the
+// book.
 func (b *Book) Count(u alert.Usage, out *Output) error {
-	a := b.accounts[u.Tenant]
+	a := b.account(u.Tenant)
 	if a == nil {
 		return fmt.Errorf("count usage of tenant %q: not in the catalog", u.Tenant)
 	}
-	if err := a.ledger.AddUsage(u.Time, u.Credits); err != nil {
+	k, err := a.ledger.AddUsageAt(u.Time, u.Credits)
+	if err != nil {
 		return fmt.Errorf("count usage of tenant %q: %w", u.Tenant, err)
 	}
 	if b.detector != nil {
-		if al, ok := b.detector.Observe(u); ok {
+		n := len(out.Alerts)
+		if out.Alerts = b.detector.ObserveHandle(&a.h, &u, out.Alerts); len(out.Alerts) > n {
+			al := &out.Alerts[n]
 			if p, ok := a.tenant.Calendar().At(al.Time); ok {
 				al.PeriodStart = p.Start
 			}
-			out.Alerts = append(out.Alerts, al)
 		}
 	}
-	next := a.ledger.NextToClose()
-	if u.Time.Before(next.Start) {
+	pt := b.terms(a, k, u.Time)
+	if !pt.open {
 		return nil // a closed period: billed as an adjustment, no live alerts
 	}
-	live := a.ledger.Live(u.Time)
-	bal := b.balance(a, live)
-	if live.Period == a.seenPeriod && bal.Available > a.seenAvailable {
-		if ent := b.engine.Granted(bal); ent != nil {
-			out.Entitlements = append(out.Entitlements, *ent)
-		}
+	c, avail := a.ledger.BalanceOf(k, u.Time)
+	bal := pt.balance(a.id, c, avail)
+	if k == a.seenPeriod && avail > a.seenAvailable {
+		out.Entitlements = b.engine.GrantedHandle(&a.h, &bal, out.Entitlements)
 	}
-	a.seenPeriod, a.seenAvailable = live.Period, bal.Available
-	var ent *alert.Entitlement
-	out.Alerts, ent = b.engine.Observe(u, bal, out.Alerts)
-	if ent != nil {
-		out.Entitlements = append(out.Entitlements, *ent)
-	}
-	at := a.tenant.AutoTopup
-	if at == nil {
+	a.seenPeriod, a.seenAvailable = k, avail
+	out.Alerts, out.Entitlements = b.engine.ObserveHandle(&a.h, &u, &bal, out.Alerts, out.Entitlements)
+	// Topup tops up only while available − consumed is below BelowCredits:
+	// the common case needs no call.
+	if !pt.hasTopup || bal.Available-bal.Consumed >= pt.topup.BelowCredits {
 		return nil
 	}
-	plan := b.cat.PlanAt(a.tenant, live.Period.Start)
-	bundle, ok := at.BundleOf(plan)
-	if !ok {
-		return nil
-	}
-	policy := alert.TopupPolicy{BelowCredits: at.BelowCredits, BundleCredits: bundle.Credits, BundlePrice: bundle.Price, MaxPerPeriod: at.MaxPerPeriod}
 	for {
-		g, ok := b.engine.Topup(u, bal, policy)
+		g, ok := b.engine.TopupHandle(&a.h, u, &bal, &pt.topup)
 		if !ok {
 			return nil
 		}
@@ -159,12 +241,9 @@ func (b *Book) Count(u alert.Usage, out *Output) error {
 		}
 		out.Grants = append(out.Grants, g)
 		out.Alerts = append(out.Alerts, alert.TopupAlert(g, bal))
-		live = a.ledger.Live(u.Time)
-		bal = b.balance(a, live)
+		bal.Consumed, bal.Available = a.ledger.BalanceOf(k, u.Time)
 		a.seenAvailable = bal.Available
-		if ent := b.engine.Granted(bal); ent != nil {
-			out.Entitlements = append(out.Entitlements, *ent)
-		}
+		out.Entitlements = b.engine.GrantedHandle(&a.h, &bal, out.Entitlements)
 	}
 }
 
@@ -179,9 +258,8 @@ func (b *Book) Grant(g schemas.Grant, out *Output) error {
 		return fmt.Errorf("grant %q: %w", g.ID, err)
 	}
 	live := a.ledger.Live(g.Time)
-	if ent := b.engine.Granted(b.balance(a, live)); ent != nil {
-		out.Entitlements = append(out.Entitlements, *ent)
-	}
+	bal := b.balance(a, live)
+	out.Entitlements = b.engine.GrantedHandle(&a.h, &bal, out.Entitlements)
 	return nil
 }
 
@@ -218,6 +296,7 @@ func (b *Book) CloseDue(clock time.Time, out *Output) error {
 			if err != nil {
 				return fmt.Errorf("close %s for tenant %q: %w", p, a.tenant.ID, err)
 			}
+			a.cur.ok = false // its period may be closed now
 			out.Closes = append(out.Closes, c)
 		}
 	}

@@ -69,6 +69,8 @@ func (b *Book) Restore(states []TenantState) error {
 			return fmt.Errorf("restore tenant %q: not in the catalog", s.Tenant)
 		}
 		a.ledger = ledger.Restore(b.cat, a.tenant, s.Ledger)
+		a.ledger.SharePlans(b.plans)
+		a.cur = periodTerms{}
 		if s.Alerts != nil {
 			eng.Tenants = append(eng.Tenants, *s.Alerts)
 		}
@@ -83,6 +85,9 @@ func (b *Book) Restore(states []TenantState) error {
 		return err
 	}
 	b.engine = engine
+	for _, a := range b.order {
+		a.h = alert.Handle{} // resolve afresh in the new engine and detector
+	}
 	if b.detector != nil {
 		d, err := alert.RestoreDetector(b.cfg.Alert.Runaway, det)
 		if err != nil {

@@ -29,6 +29,16 @@ const none = math.MaxInt
 //
 // See the package documentation for the model.
 type Account struct {
+	// What counting an event of the current period touches comes first,
+	// so that it shares few cache lines: the hint, usage and live cache.
+	hint   int              // index of the period the last lookup found
+	hintP  period.Period    // periods[hint]
+	usage  []schemas.Micros // consumed credits per period index
+	valid  int              // starts[0..valid] are up to date
+	dirty  int              // earliest period whose inputs changed since the last close; none when none
+	closed int              // periods 0..closed-1 are closed
+	live   liveCache
+
 	tenant   string
 	currency string
 	decimals int
@@ -36,18 +46,12 @@ type Account struct {
 	src      termsSource
 
 	periods []period.Period  // periods[i] is period i, generated on demand
-	hint    int              // index of the period the last lookup found
 	terms   []*terms         // terms per period index, filled on demand
-	usage   []schemas.Micros // consumed credits per period index
 	grants  []grant          // in the order they were added
 	byID    map[string]int32 // grant id → index in grants; nil until the first grant
 	order   []int32          // grant indices in drawdown order
 	starts  []start          // chain state at the start of each period
-	valid   int              // starts[0..valid] are up to date
-	closed  int              // periods 0..closed-1 are closed
 	views   []view           // views[i]: figures of closed period i as last evaluated
-	dirty   int              // earliest period whose inputs changed since the last close; none when none
-	live    liveCache
 
 	own, def   frac    // revenue accumulators of step
 	tmp1, tmp2 big.Int // scratch of step
@@ -133,6 +137,7 @@ func newAccount(cat *catalog.Catalog, t *catalog.Tenant) (*Account, error) {
 		starts:   []start{{}},
 		dirty:    none,
 	}
+	a.hintP = a.periods[0]
 	return a, nil
 }
 
@@ -142,11 +147,11 @@ func (a *Account) Tenant() string { return a.tenant }
 // index returns the index of the period that contains t, generating periods
 // as needed; ok is false when t is before the tenant's start.
 func (a *Account) index(t time.Time) (int, bool, error) {
+	if a.hintP.Contains(t) { // the common case: the period of the last lookup
+		return a.hint, true, nil
+	}
 	if t.Before(a.periods[0].Start) {
 		return 0, false, nil
-	}
-	if h := a.periods[a.hint]; h.Contains(t) {
-		return a.hint, true, nil
 	}
 	for last := a.periods[len(a.periods)-1]; !t.Before(last.End); last = a.periods[len(a.periods)-1] {
 		if len(a.periods) >= MaxPeriods {
@@ -165,7 +170,7 @@ func (a *Account) index(t time.Time) (int, bool, error) {
 			lo = mid + 1
 		}
 	}
-	a.hint = lo
+	a.hint, a.hintP = lo, a.periods[lo]
 	return lo, true, nil
 }
 
@@ -208,31 +213,39 @@ func (a *Account) touch(i int) {
 // that is already closed is billed by the next close as a late usage
 // adjustment.
 func (a *Account) AddUsage(t time.Time, credits schemas.Micros) error {
+	_, err := a.AddUsageAt(t, credits)
+	return err
+}
+
+// AddUsageAt is AddUsage that also returns the number of the period that
+// contains t: 0 for the tenant's first period, 1 for the next, and so on.
+// Pass it to BalanceOf.
+func (a *Account) AddUsageAt(t time.Time, credits schemas.Micros) (period int, err error) {
 	if credits < 0 {
-		return fmt.Errorf("add usage of tenant %q at %s: credits %s: must not be negative",
+		return 0, fmt.Errorf("add usage of tenant %q at %s: credits %s: must not be negative",
 			a.tenant, t.UTC().Format(time.RFC3339), credits)
 	}
 	i, ok, err := a.index(t)
 	if err != nil {
-		return fmt.Errorf("add usage of tenant %q: %w", a.tenant, err)
+		return 0, fmt.Errorf("add usage of tenant %q: %w", a.tenant, err)
 	}
 	if !ok {
-		return fmt.Errorf("add usage of tenant %q at %s: before the tenant's start %s",
+		return 0, fmt.Errorf("add usage of tenant %q at %s: before the tenant's start %s",
 			a.tenant, t.UTC().Format(time.RFC3339), a.periods[0].Start.Format(time.RFC3339))
 	}
 	if credits == 0 {
-		return nil
+		return i, nil
 	}
 	for len(a.usage) <= i {
 		a.usage = append(a.usage, 0)
 	}
 	sum, err := schemas.AddMicros(a.usage[i], credits)
 	if err != nil {
-		return fmt.Errorf("add usage of tenant %q to period %s: %w", a.tenant, a.periods[i], err)
+		return 0, fmt.Errorf("add usage of tenant %q to period %s: %w", a.tenant, a.periods[i], err)
 	}
 	a.usage[i] = sum
 	a.touch(i)
-	return nil
+	return i, nil
 }
 
 // AddGrant adds prepaid credits. It is idempotent by g.ID: a grant whose id

@@ -49,6 +49,10 @@
 // and recomputes only from the earliest period whose inputs changed, so
 // Live costs O(1) amortised (plus O(log g) for g grants dated in the
 // period) and a close evaluates one period when no late input arrived.
+// The hot path of a caller that counts every event (the billing book) is
+// AddUsageAt, which returns the period's number, then BalanceOf with it:
+// no period search, no catalog lookup, no allocation. Accounts of one
+// catalog may share their compiled plans (NewPlans, SharePlans).
 // Results do not depend on the order of AddUsage and AddGrant calls; for a
 // repeated grant id the first copy wins, as in dedup.
 //

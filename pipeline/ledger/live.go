@@ -37,21 +37,25 @@ type Live struct {
 func (l Live) Available() schemas.Micros { return l.RolloverIn + l.Included + l.GrantCredits }
 
 // liveCache holds what Live needs of one period, valid until an input of an
-// earlier period changes or a grant usable in it is added.
+// earlier period changes or a grant usable in it is added. The figures that
+// depend on the period alone are copied in, so that a Live or Balance of the
+// cached period reads no other memory of the account than its usage.
 type liveCache struct {
 	ok     bool
 	k      int            // the period the cache describes
+	base   schemas.Micros // R + I + carry: the allotment without grants dated in k
 	carry  schemas.Micros // balances of grants usable in k with first < k
+	r      schemas.Micros // rollover in: starts[k].R
 	times  []time.Time    // grants with first == k, by time
 	prefix []schemas.Micros
 	capped *schemas.Micros
+	period period.Period // period k
+	t      *terms        // terms of period k
 }
 
-// Live returns the running balance of the period containing asOf (the
-// first period when asOf is before the tenant's start). It costs O(log g)
-// for g grants dated in that period, plus a re-evaluation of the chain when
-// an earlier period's inputs changed since the last call.
-func (a *Account) Live(asOf time.Time) Live {
+// liveAt returns the index of the cached period for asOf, filling the cache when
+// asOf lies in another period or the cache is stale.
+func (a *Account) liveAt(asOf time.Time) int {
 	k, _, err := a.index(asOf)
 	if err != nil {
 		k = len(a.periods) - 1 // beyond MaxPeriods: the last period tracked
@@ -59,26 +63,55 @@ func (a *Account) Live(asOf time.Time) Live {
 	if !a.live.ok || a.live.k != k {
 		a.buildLive(k)
 	}
-	t := a.termsAt(k)
-	// Grants dated in k with time ≤ asOf.
-	n, found := slices.BinarySearchFunc(a.live.times, asOf, time.Time.Compare)
-	for found && n < len(a.live.times) && !a.live.times[n].After(asOf) {
+	return k
+}
+
+// dated returns the credits of the grants dated in the cached period with
+// time ≤ asOf.
+func (c *liveCache) dated(asOf time.Time) schemas.Micros {
+	if len(c.times) == 0 {
+		return 0
+	}
+	n, found := slices.BinarySearchFunc(c.times, asOf, time.Time.Compare)
+	for found && n < len(c.times) && !c.times[n].After(asOf) {
 		n++
 	}
-	g := a.live.carry
-	if n > 0 {
-		g += a.live.prefix[n-1]
+	if n == 0 {
+		return 0
 	}
+	return c.prefix[n-1]
+}
+
+// Live returns the running balance of the period containing asOf (the
+// first period when asOf is before the tenant's start). It costs O(log g)
+// for g grants dated in that period, plus a re-evaluation of the chain when
+// an earlier period's inputs changed since the last call.
+func (a *Account) Live(asOf time.Time) Live {
+	k := a.liveAt(asOf)
+	c := &a.live
 	return Live{
-		Period:       a.periods[k],
-		Plan:         t.plan,
-		RolloverIn:   a.starts[k].R,
-		Included:     t.included,
-		GrantCredits: g,
+		Period:       c.period,
+		Plan:         c.t.plan,
+		RolloverIn:   c.r,
+		Included:     c.t.included,
+		GrantCredits: c.carry + c.dated(asOf),
 		Consumed:     a.usageAt(k),
-		Overage:      t.overage,
-		CapCredits:   a.live.capped,
+		Overage:      c.t.overage,
+		CapCredits:   c.capped,
 	}
+}
+
+// BalanceOf returns the Consumed and Available() figures of Live(asOf), and
+// nothing else of it: the figures that change with every counted event.
+// asOf must lie in the period numbered period, as AddUsageAt returned it.
+// When that is the period of the previous Live or BalanceOf call, and no
+// input of an earlier period nor a grant usable in it was added since, it
+// costs O(1) plus O(log g) for g grants dated in the period.
+func (a *Account) BalanceOf(period int, asOf time.Time) (consumed, available schemas.Micros) {
+	if !a.live.ok || a.live.k != period {
+		a.buildLive(period)
+	}
+	return a.usageAt(period), a.live.base + a.live.dated(asOf)
 }
 
 func (a *Account) buildLive(k int) {
@@ -110,6 +143,8 @@ func (a *Account) buildLive(k int) {
 		c.prefix = append(c.prefix, sum)
 	}
 	t := a.termsAt(k)
+	c.t, c.period, c.r = t, a.periods[k], st.R
+	c.base = c.r + t.included + c.carry
 	c.capped = nil
 	if t.capped {
 		m := t.capCredits

@@ -12,6 +12,47 @@ type termsSource struct {
 	cat    *catalog.Catalog
 	tenant *catalog.Tenant
 	cache  []planTerms // compiled terms of the plans the tenant has been on; tiny
+	shared *Plans      // nil unless the account shares compiled plans
+}
+
+// Plans holds compiled plans that the accounts of one catalog share (see
+// Account.SharePlans), so that the many tenants of a plan do not compile
+// it, and keep it in memory, one by one. Shared terms are complete when
+// shared and never change afterwards; a Plans is not safe for concurrent
+// use, but the accounts that share it may be used from different
+// goroutines.
+type Plans struct {
+	cat   *catalog.Catalog
+	terms map[*catalog.Plan]*terms
+}
+
+// NewPlans returns an empty Plans for the accounts of catalog cat.
+func NewPlans(cat *catalog.Catalog) *Plans {
+	return &Plans{cat: cat, terms: make(map[*catalog.Plan]*terms)}
+}
+
+// of returns the compiled terms of plan p for tenants without cap
+// overrides.
+func (ps *Plans) of(p *catalog.Plan) *terms {
+	t := ps.terms[p]
+	if t == nil {
+		t = compileTerms(p.ID, p.Fee, p.IncludedCredits, p.Rollover, ps.cat.OverageFor(nil, p), ps.cat.CurrencyDecimals, true)
+		t.value() // filled now: shared terms are never written again
+		ps.terms[p] = t
+	}
+	return t
+}
+
+// SharePlans makes the account take the compiled terms of its plans from
+// ps, shared with the other accounts of ps, instead of compiling them
+// itself, unless the tenant overrides its plan's cap (its terms are then its
+// own). ps must be of the account's catalog. It does not change any figure
+// the account reports; call it before the account is used, and from the
+// goroutine that uses ps.
+func (a *Account) SharePlans(ps *Plans) {
+	if ps != nil && ps.cat == a.src.cat {
+		a.src.shared = ps
+	}
 }
 
 type planTerms struct {
@@ -35,7 +76,9 @@ func (s *termsSource) of(p *catalog.Plan) *terms {
 		}
 	}
 	var t *terms
-	if p == nil {
+	if s.shared != nil && p != nil && s.tenant.CapCredits == nil && s.tenant.CapAmount == nil {
+		t = s.shared.of(p)
+	} else if p == nil {
 		t = compileTerms(s.tenant.Plan, schemas.Decimal{Scale: uint8(s.cat.CurrencyDecimals)}, 0, nil,
 			catalog.Overage{Mode: catalog.OverageBlock}, s.cat.CurrencyDecimals, true)
 	} else {

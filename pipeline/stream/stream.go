@@ -188,7 +188,15 @@ type Config struct {
 	Group         string        // consumer group; empty means "creditflow"
 	FlushInterval time.Duration // most time a partition's records wait for a flush; zero means 500ms
 	FlushRecords  int           // most records per partition and flush (bounds memory per partition); zero means 100000
-	MaxPoll       int           // most records taken per poll; zero means 10000
+	// MaxPoll is the most records taken per poll; zero means 200000.
+	// franz-go fetches the next batch from a broker only once the buffered
+	// one is drained, so a poll that takes a whole fetch lets the next
+	// fetch overlap with processing.
+	MaxPoll int
+	// FetchPartitionBytes is the most bytes fetched per partition and
+	// request; zero means 8 MiB (the Kafka default of 1 MiB makes small
+	// fetches: more round trips per event).
+	FetchPartitionBytes int32
 	// CheckpointInterval is how often each partition's tenant states are
 	// stored; zero means 10s, negative means with every flush. A partition
 	// taken over resumes from its latest checkpoint and replays the stored
@@ -234,7 +242,10 @@ func (c *Config) defaults() {
 		c.FlushRecords = 100000
 	}
 	if c.MaxPoll == 0 {
-		c.MaxPoll = 10000
+		c.MaxPoll = 200000
+	}
+	if c.FetchPartitionBytes == 0 {
+		c.FetchPartitionBytes = 8 << 20
 	}
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = 10 * time.Second
@@ -341,6 +352,8 @@ func New(cfg Config, cat *catalog.Catalog, store Store, pub Publisher, opts ...k
 		kgo.OnPartitionsRevoked(r.revoked),
 		kgo.OnPartitionsLost(r.lost),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxPartitionBytes(cfg.FetchPartitionBytes),
+		kgo.FetchMaxBytes(max(64<<20, 4*cfg.FetchPartitionBytes)),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
