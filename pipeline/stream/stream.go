@@ -486,11 +486,14 @@ func (r *Runner) drain(ctx context.Context) error {
 func (r *Runner) processPending(ctx context.Context, p *part) error {
 	var n counts
 	defer n.addTo(r)
+	// One clock reading per drained fetch, not per record: the records
+	// were fetched together and are processed within milliseconds.
+	now := r.cfg.Now()
 	for len(p.pending) > 0 && p.batch.records < r.cfg.FlushRecords {
 		rec := p.pending[0]
 		p.pending[0] = nil
 		p.pending = p.pending[1:]
-		if err := r.process(ctx, p, rec, &n); err != nil {
+		if err := r.process(ctx, p, rec, now, &n); err != nil {
 			return err
 		}
 	}
@@ -513,9 +516,8 @@ func (n *counts) addTo(r *Runner) {
 
 // process runs one record through its partition's open batch, which must
 // not be full.
-func (r *Runner) process(ctx context.Context, p *part, rec *kgo.Record, n *counts) error {
+func (r *Runner) process(ctx context.Context, p *part, rec *kgo.Record, now time.Time, n *counts) error {
 	b := p.batch
-	now := r.cfg.Now()
 	if b.Empty() {
 		b.opened = now
 	}
