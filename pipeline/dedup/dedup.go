@@ -117,6 +117,7 @@ type Set struct {
 	// that is always empty and stops every scan. Entries are sorted by hi
 	// and each sits at or after its home slot (ordered linear probing).
 	tab    []entry
+	mem    *tables // owns tab's memory
 	cap    int
 	slack  int
 	n      int
@@ -354,7 +355,10 @@ func capFor(n int) int { return max(minCap, int(float64(n)/targetLoad)+1) }
 func (s *Set) alloc(c int) []entry {
 	s.cap = c
 	s.growAt = int(float64(c) * growLoad)
-	return make([]entry, c+s.slack+1)
+	if s.mem == nil {
+		s.mem = newTables(s)
+	}
+	return s.mem.make(c + s.slack + 1)
 }
 
 // rebuild moves every entry into a table of c home slots and the given
@@ -365,8 +369,10 @@ func (s *Set) rebuild(c, slack int) {
 		s.slack = slack
 		s.tab = s.alloc(c)
 		if s.pack(old) {
+			s.mem.free(old)
 			return
 		}
+		s.mem.free(s.tab)
 		slack *= 2
 	}
 }

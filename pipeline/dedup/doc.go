@@ -195,6 +195,16 @@
 // 15 GB) of disk. Neither grows with the length of the input, only with
 // its rate.
 //
+// # Memory
+//
+// Tables of 4 MiB and more are mapped outside the Go heap (their entries
+// hold no pointers) and advised to use transparent huge pages
+// (table_linux.go): probes land at random over the whole table, and with
+// 4 KiB pages nearly every one would also miss the TLB. Measured with
+// BenchmarkCore, interleaved A/B: 621–789 ns/op with, 664–850 without.
+// The mapping is released when a table is replaced and, through a
+// runtime cleanup, when the Set is collected.
+//
 // # Snapshots
 //
 // WriteTo writes a versioned binary image (magic, version, configuration,

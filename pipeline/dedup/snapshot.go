@@ -174,13 +174,16 @@ func (s *Set) ReadFrom(r io.Reader) (int64, error) {
 	s.minT = minT
 	s.dropped = 0
 	s.slack = initSlack
+	replaced := s.tab
 	for {
 		s.tab = s.alloc(capFor(len(ents)))
 		if s.pack(ents) {
 			break
 		}
+		s.mem.free(s.tab)
 		s.slack *= 2
 	}
+	s.mem.free(replaced)
 	return total, nil
 }
 
