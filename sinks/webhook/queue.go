@@ -1,6 +1,10 @@
 package webhook
 
-import "github.com/creditflow/creditflow/schemas"
+import (
+	"sync/atomic"
+
+	"github.com/creditflow/creditflow/schemas"
+)
 
 // item is one alert waiting for delivery, with the state that survives an
 // interrupted delivery (its encoded body and the attempts made so far).
@@ -8,6 +12,9 @@ type item struct {
 	alert    schemas.Alert
 	body     []byte // nil until first encoded
 	attempts int
+	// outcome is the counter deliver's verdict goes to (delivered or
+	// failed); done adds it together with clearing the in-flight mark.
+	outcome *atomic.Uint64
 }
 
 // ring is a bounded FIFO that grows on demand up to max and, once full,

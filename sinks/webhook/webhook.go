@@ -217,8 +217,8 @@ func (s *Sender) Enqueue(as ...schemas.Alert) {
 // Stats returns the counters so far. Safe for concurrent use.
 func (s *Sender) Stats() Stats {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	queued, inFlight := s.q.n, s.inFlight
-	s.mu.Unlock()
 	return Stats{
 		Delivered: s.delivered.Load(),
 		Failed:    s.failed.Load(),
@@ -250,7 +250,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			pending = &it
 			break
 		}
-		s.done()
+		s.done(&it)
 	}
 
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
@@ -266,8 +266,8 @@ func (s *Sender) Run(ctx context.Context) error {
 		if !s.deliver(dctx, pending) {
 			break
 		}
+		s.done(pending)
 		pending = nil
-		s.done()
 	}
 	s.mu.Lock()
 	if pending != nil {
@@ -318,9 +318,13 @@ func (s *Sender) pop() (item, bool) {
 	return it, ok
 }
 
-// done clears the in-flight mark after an alert's outcome is counted.
-func (s *Sender) done() {
+// done counts a finished alert's outcome and clears the in-flight mark in
+// one step, so that Stats never shows an alert both counted and in flight.
+func (s *Sender) done(it *item) {
 	s.mu.Lock()
+	if it.outcome != nil {
+		it.outcome.Add(1)
+	}
 	s.inFlight = 0
 	s.mu.Unlock()
 }
@@ -377,16 +381,16 @@ func (s *Sender) deliver(ctx context.Context, it *item) bool {
 		it.attempts++
 		switch r.out {
 		case outDelivered:
-			s.delivered.Add(1)
+			it.outcome = &s.delivered
 			s.log.Debug().Str("alert", it.alert.ID).Int("attempts", it.attempts).Int("status", r.status).Msg("alert delivered")
 			return true
 		case outPermanent:
-			s.failed.Add(1)
+			it.outcome = &s.failed
 			s.logFailure(zerolog.ErrorLevel, it, r).Msg("webhook rejected alert; not retried")
 			return true
 		}
 		if it.attempts >= s.cfg.MaxAttempts {
-			s.failed.Add(1)
+			it.outcome = &s.failed
 			s.logFailure(zerolog.ErrorLevel, it, r).Msg("webhook delivery failed; giving up after max attempts")
 			return true
 		}
