@@ -55,3 +55,12 @@ func (t *tables) free(tab []entry) {
 		_ = syscall.Munmap(m)
 	}
 }
+
+// mapped is the memory mapped outside the heap, in bytes.
+func (t *tables) mapped() int {
+	n := 0
+	for _, m := range t.live {
+		n += len(m)
+	}
+	return n
+}
