@@ -562,11 +562,16 @@ func (r *Runner) count(p *part, u alert.Usage) error {
 	if err := p.book.Count(u, &p.out); err != nil {
 		return err
 	}
-	if _, ok := p.changed[u.Tenant]; !ok {
-		p.changed[u.Tenant] = struct{}{}
-		p.known[u.Tenant] = struct{}{}
-	}
+	p.touch(u.Tenant)
 	return nil
+}
+
+// touch records that the tenant's state changed since the last checkpoint.
+func (p *part) touch(tenant string) {
+	if _, ok := p.changed[tenant]; !ok {
+		p.changed[tenant] = struct{}{}
+		p.known[tenant] = struct{}{}
+	}
 }
 
 // entitlements moves the entitlement changes of p.out into the open batch.
@@ -947,8 +952,7 @@ func (r *Runner) applyStoredGrants(ctx context.Context, p *part) error {
 		if err := p.book.Grant(g, &out); err != nil {
 			return err
 		}
-		p.changed[g.Tenant] = struct{}{}
-		p.known[g.Tenant] = struct{}{}
+		p.touch(g.Tenant)
 	}
 	return nil
 }
@@ -966,8 +970,7 @@ func (r *Runner) ApplyGrant(g schemas.Grant) error {
 		if err := p.book.Grant(g, &p.out); err != nil {
 			return err
 		}
-		p.changed[g.Tenant] = struct{}{}
-		p.known[g.Tenant] = struct{}{}
+		p.touch(g.Tenant)
 		r.entitlements(p)
 		p.out.Reset()
 	}

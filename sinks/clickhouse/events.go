@@ -35,14 +35,11 @@ type RawEvent struct {
 // before its window deltas, so every event at or below the committed
 // offset is stored. An empty rows writes nothing.
 func (c *Client) WriteRawEvents(ctx context.Context, rows []RawEvent) error {
-	var cols RawEventColumns
-	cols.Grow(len(rows))
-	for _, e := range rows {
-		if err := cols.Add(e); err != nil {
-			return fmt.Errorf("write %d raw events: %w", len(rows), err)
-		}
+	cols, err := rawEventColumns(rows)
+	if err != nil {
+		return fmt.Errorf("write %d raw events: %w", len(rows), err)
 	}
-	return c.WriteRawEventColumns(ctx, &cols)
+	return c.WriteRawEventColumns(ctx, cols)
 }
 
 // RawEventColumns collects raw events column by column, ready for one
@@ -117,12 +114,22 @@ func (r *RawEventColumns) insert() *insert {
 	return in
 }
 
-func rawEventsInsert(rows []RawEvent) (*insert, error) {
-	var cols RawEventColumns
+func rawEventColumns(rows []RawEvent) (*RawEventColumns, error) {
+	cols := &RawEventColumns{}
+	cols.Grow(len(rows))
 	for _, e := range rows {
 		if err := cols.Add(e); err != nil {
 			return nil, err
 		}
+	}
+	return cols, nil
+}
+
+// rawEventsInsert is the insert WriteRawEvents sends (for the fixture tests).
+func rawEventsInsert(rows []RawEvent) (*insert, error) {
+	cols, err := rawEventColumns(rows)
+	if err != nil {
+		return nil, err
 	}
 	return cols.insert(), nil
 }

@@ -59,21 +59,7 @@ type windowKey struct {
 // writers racing on one partition are prevented by Kafka group
 // membership, not here (see doc.go for what a duplicate range does).
 func (c *Client) WriteWindowDeltas(ctx context.Context, r Range, deltas []schemas.WindowTotal) error {
-	in, err := windowInsert([]RangeDeltas{{Range: r, Deltas: deltas}})
-	if err != nil {
-		return fmt.Errorf("write window deltas of %s: %w", r, err)
-	}
-	last, _, ok, err := c.CommittedOffset(ctx, r.Topic, r.Partition)
-	if err != nil {
-		return fmt.Errorf("write window deltas of %s: %w", r, err)
-	}
-	if ok && last >= r.First {
-		return fmt.Errorf("write window deltas of %s: offsets up to %d are stored: %w", r, last, ErrRangeCommitted)
-	}
-	if err := c.send(ctx, in); err != nil {
-		return fmt.Errorf("write window deltas of %s: %w", r, err)
-	}
-	return nil
+	return c.WriteRanges(ctx, []RangeDeltas{{Range: r, Deltas: deltas}})
 }
 
 // String names the range in errors: topic/partition[first, last].
