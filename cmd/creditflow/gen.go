@@ -45,6 +45,8 @@ func runGen(ctx context.Context, args []string, e *env) error {
 	fs.Float64Var(&cfg.Late, "late", 0.001, "fraction delayed beyond the allowed out-of-orderness")
 	fs.Float64Var(&cfg.Malformed, "malformed", 0.001, "fraction of bad records, spread over the dead-letter reasons")
 	fs.Float64Var(&cfg.CloudEvents, "cloudevents", 0.05, "fraction written as CloudEvents")
+	fs.Float64Var(&cfg.Properties, "properties", loadgen.DefaultProperties, "fraction of events with a properties object (0 for none)")
+	fs.BoolVar(&cfg.UUIDs, "uuids", false, "write UUID event ids (36 bytes) instead of short e-<tag>-<n> ones")
 	fs.Var(&start, "start", "event time of the first event, RFC 3339 (default 2026-01-01T00:00:00Z)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "Usage: creditflow gen [--events N] [--tenants N] [--seed N] [--out FILE] [--catalog-out FILE] [flags]")
@@ -55,6 +57,9 @@ func runGen(ctx context.Context, args []string, e *env) error {
 	}
 	cfg.Seed = *seed
 	cfg.Start = start.t
+	if cfg.Properties == 0 {
+		cfg.Properties = -1 // none; zero in a Config means the default
+	}
 	if *runaway != "" {
 		cfg.Runaway = strings.Split(*runaway, ",")
 	}

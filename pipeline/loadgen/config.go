@@ -85,11 +85,24 @@ type Config struct {
 	// CloudEvents is the fraction of well-formed events written in
 	// CloudEvents 1.0 structured form rather than the native form.
 	CloudEvents float64
+	// Properties is the fraction of fresh events that carry a small
+	// properties object (region, feature, request id, …). Zero means
+	// DefaultProperties; a negative value means none.
+	Properties float64
+	// UUIDs makes event ids random-looking UUIDs (36 bytes, derived from the
+	// seed and the event's sequence number, so still reproducible) instead
+	// of the short e-<tag>-<sequence in base 36>. Real producers mostly send
+	// UUIDs; with them and Properties 1 records average about 200 bytes.
+	UUIDs bool
 	// Runaway lists tenant ids (each one of the generator's tenants) that
 	// send 10× their usual number of events from the middle record on. The
 	// overall rate rises accordingly so that other tenants keep theirs.
 	Runaway []string
 }
+
+// DefaultProperties is the fraction of events with properties when
+// Config.Properties is zero.
+const DefaultProperties = 0.3
 
 // LateMin is the smallest delay of a late event: the default allowed
 // out-of-orderness (10s, SPEC 3.3) plus one default window (1m) plus 1s.
@@ -186,12 +199,13 @@ func resolve(cfg Config) (resolved, error) {
 	}{
 		{"duplicates", c.Duplicates}, {"conflicts", c.Conflicts}, {"out-of-order", c.OutOfOrder},
 		{"late", c.Late}, {"malformed", c.Malformed}, {"cloudevents", c.CloudEvents},
+		{"properties", max(c.Properties, 0)},
 	} {
 		if !(f.v >= 0 && f.v <= 1) {
 			errs = append(errs, fmt.Errorf("%s fraction %v: must be in [0, 1]", f.name, f.v))
 			continue
 		}
-		if f.name != "cloudevents" {
+		if f.name != "cloudevents" && f.name != "properties" {
 			sum += f.v
 		}
 	}

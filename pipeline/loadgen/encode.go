@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"encoding/binary"
 	"math"
 	"strconv"
 	"strings"
@@ -232,10 +233,20 @@ func (g *Generator) encodeCE(dst []byte, ev *event) []byte {
 	return append(dst, '}', '}')
 }
 
-// appendID appends the id of event seq, e.g. e-k3x9-2s (quoted when quote).
+// appendID appends the id of event seq, e.g. e-k3x9-2s or, with
+// Config.UUIDs, a version 4 UUID such as 3f1c9a2e-7b4d-4e0a-9c55-1d2e3f4a5b6c
+// (quoted when quote).
 func (g *Generator) appendID(dst []byte, seq uint64, quote bool) []byte {
 	if quote {
 		dst = append(dst, '"')
+	}
+	if g.cfg.UUIDs {
+		hi := mix64(seq ^ g.uuid)
+		dst = appendUUID(dst, hi, mix64(hi^0xd1b54a32d192ed03))
+		if quote {
+			dst = append(dst, '"')
+		}
+		return dst
 	}
 	dst = append(dst, "e-"...)
 	dst = append(dst, g.tag...)
@@ -243,6 +254,24 @@ func (g *Generator) appendID(dst []byte, seq uint64, quote bool) []byte {
 	dst = strconv.AppendUint(dst, seq, 36)
 	if quote {
 		dst = append(dst, '"')
+	}
+	return dst
+}
+
+// appendUUID appends the 128 bits hi:lo as a version 4, variant 1 UUID in
+// its 36-byte text form.
+func appendUUID(dst []byte, hi, lo uint64) []byte {
+	const hex = "0123456789abcdef"
+	hi = hi&^(0xf<<12) | 4<<12   // version 4
+	lo = lo&^(0x3<<62) | 0x2<<62 // variant 1
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], hi)
+	binary.BigEndian.PutUint64(b[8:], lo)
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hex[c>>4], hex[c&0xf])
 	}
 	return dst
 }

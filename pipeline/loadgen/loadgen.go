@@ -32,11 +32,13 @@ const runawayFactor = 10
 // Generator writes one deterministic stream of usage records. It is not safe
 // for concurrent use. Build it with New.
 type Generator struct {
-	cfg  resolved
-	rng  *rand.Rand
-	tag  string // seed-derived part of every event id
-	next int64  // index of the next record
-	seq  uint64 // events built so far (ids)
+	cfg   resolved
+	rng   *rand.Rand
+	tag   string  // seed-derived part of every event id
+	uuid  uint64  // seed-derived key of UUID ids (Config.UUIDs)
+	props float64 // fraction of fresh events with properties
+	next  int64   // index of the next record
+	seq   uint64  // events built so far (ids)
 
 	// Tenants in the order of cfg.tenantIDs, JSON-quoted.
 	tenants [][]byte
@@ -90,6 +92,8 @@ func New(cfg Config) (*Generator, error) {
 		cfg:     r,
 		rng:     rand.New(rand.NewPCG(r.Seed, 0x6576656e74730001)),
 		tag:     idTag(r.Seed),
+		uuid:    mix64(r.Seed ^ 0x5bd1e9955bd1e995),
+		props:   propsFraction(r.Properties),
 		startMs: r.Start.UnixMilli(),
 		scratch: make([]byte, 0, 256),
 	}
@@ -185,10 +189,7 @@ func tenantRanks(r resolved) ([]int32, []float64) {
 // idTag derives four base-36 characters from the seed, so that streams of
 // different seeds do not share event ids.
 func idTag(seed uint64) string {
-	z := seed + 0x9e3779b97f4a7c15
-	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
-	z = (z ^ z>>27) * 0x94d049bb133111eb
-	z ^= z >> 31
+	z := mix64(seed)
 	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
 	var b [4]byte
 	for i := range b {
@@ -302,11 +303,31 @@ func (g *Generator) fresh(ev *event, i, offMs int64) {
 		ev.zone = uint8(1 + g.rng.IntN(len(zoneOffsets)-1))
 	}
 	ev.props, ev.propv = 0, 0
-	if g.rng.IntN(100) < 30 {
+	if g.rng.Float64() < g.props {
 		ev.props = uint8(1 + g.rng.IntN(numPropTemplates))
 		ev.propv = g.rng.Uint32()
 	}
 	ev.ce = g.cfg.CloudEvents > 0 && g.rng.Float64() < g.cfg.CloudEvents
+}
+
+// mix64 is the splitmix64 finalizer of z + the golden ratio: a bijection
+// that scatters nearby inputs.
+func mix64(z uint64) uint64 {
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// propsFraction is Config.Properties with its default applied.
+func propsFraction(f float64) float64 {
+	switch {
+	case f == 0:
+		return DefaultProperties
+	case f < 0:
+		return 0
+	}
+	return f
 }
 
 // WriteTo writes the rest of the stream as JSON Lines, buffered, and returns

@@ -86,6 +86,9 @@ type seriesCache struct {
 	n         int
 	tenants   []tenantStart
 	nTenants  int
+	// moves counts the times series entries moved (grow) or went (reset):
+	// a *series found while it had a value stays valid while it keeps it.
+	moves uint32
 }
 
 // tenantStart is a catalog tenant's start, as clampedNanos, keyed by the
@@ -224,6 +227,7 @@ func (c *seriesCache) insert(s series) *series {
 }
 
 func (c *seriesCache) grow() {
+	c.moves++
 	old := c.slots
 	c.slots = make([]series, max(1024, 2*len(old)))
 	mask := len(c.slots) - 1
@@ -292,6 +296,7 @@ func (c *seriesCache) placeTenant(t tenantStart) {
 
 // reset empties the cache.
 func (c *seriesCache) reset() {
+	c.moves++
 	clear(c.pairs)
 	c.pairs = c.pairs[:0]
 	clear(c.pairIndex)

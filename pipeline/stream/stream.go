@@ -310,6 +310,7 @@ type part struct {
 	batch *Batch
 	// pending holds fetched records not processed yet (the batch was full).
 	pending []*kgo.Record
+	values  [][]byte // scratch: the values of the pending records being processed
 	// unsent holds sealed batches a writer gave up on (the run is
 	// stopping); they are written before any later batch of the partition.
 	unsent []*Batch
@@ -482,25 +483,36 @@ func (r *Runner) drain(ctx context.Context) error {
 }
 
 // processPending runs the partition's pending records until none is left
-// or its open batch is full.
+// or its open batch is full. The records go to the Processor in batches
+// (ProcessBatch), which overlaps the memory accesses of neighbouring
+// records.
 func (r *Runner) processPending(ctx context.Context, p *part) error {
 	var n counts
 	defer n.addTo(r)
 	// One clock reading per drained fetch, not per record: the records
 	// were fetched together and are processed within milliseconds.
 	now := r.cfg.Now()
-	for len(p.pending) > 0 && p.batch.records < r.cfg.FlushRecords {
-		rec := p.pending[0]
-		p.pending[0] = nil
-		p.pending = p.pending[1:]
-		if err := r.process(ctx, p, rec, now, &n); err != nil {
-			return err
-		}
+	take := min(len(p.pending), r.cfg.FlushRecords-p.batch.records)
+	if take <= 0 {
+		return nil
 	}
-	if len(p.pending) == 0 {
+	recs := p.pending[:take]
+	values := p.values[:0]
+	for _, rec := range recs {
+		values = append(values, rec.Value)
+	}
+	p.values = values
+	done := 0 // records taken from pending, the failing one included
+	err := p.proc.ProcessBatch(values, now, func(i int, res partition.Result) error {
+		done = i + 1
+		return r.process(ctx, p, recs[i], now, res, &n)
+	})
+	clear(values)
+	clear(recs[:done])
+	if p.pending = p.pending[done:]; len(p.pending) == 0 {
 		p.pending = nil
 	}
-	return nil
+	return err
 }
 
 // counts are a partition's share of the Stats, added up once per drain
@@ -514,9 +526,9 @@ func (n *counts) addTo(r *Runner) {
 	r.deadLetters.Add(n.deadLetters)
 }
 
-// process runs one record through its partition's open batch, which must
-// not be full.
-func (r *Runner) process(ctx context.Context, p *part, rec *kgo.Record, now time.Time, n *counts) error {
+// process puts one record, with res what the Processor made of it, into
+// its partition's open batch, which must not be full.
+func (r *Runner) process(ctx context.Context, p *part, rec *kgo.Record, now time.Time, res partition.Result, n *counts) error {
 	b := p.batch
 	if b.Empty() {
 		b.opened = now
@@ -525,7 +537,6 @@ func (r *Runner) process(ctx context.Context, p *part, rec *kgo.Record, now time
 	b.records++
 	b.Last = rec.Offset
 	r.fault("record")
-	res := p.proc.Process(rec.Value, now)
 	switch res.Outcome {
 	case partition.DeadLetter:
 		n.deadLetters++

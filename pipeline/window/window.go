@@ -82,9 +82,10 @@ type Windows struct {
 	sparse   int   // consecutive emissions that found the open table mostly empty
 	spilled  []schemas.WindowTotal
 
-	rows []schemas.WindowTotal // scratch: rows being emitted
+	out  []emitted             // scratch: totals being emitted
+	rows []schemas.WindowTotal // scratch: set-aside rows being emitted
 	keep []entry               // scratch: entries put back after an emission
-	keys []sortKey             // scratch: their order
+	keys []sortKey             // scratch: the order of out
 	tmp  []sortKey             // scratch for the radix sort
 
 	wm int64 // highest watermark passed to Advance (ns); a window with end ≤ wm has been emitted
@@ -348,31 +349,39 @@ func (w *Windows) Advance(watermark time.Time, out []schemas.WindowTotal) []sche
 	if wm := nanos(watermark); wm > w.wm {
 		w.wm = wm
 	}
-	rows := w.rows[:0]
 	if limit := w.wm - w.widthNs; w.open.n > 0 && w.minStart <= limit {
-		rows, _ = w.emitOpen(rows, limit)
+		w.emitOpen(limit)
 	}
-	rows = w.emitLate(rows)
-	rows = w.emitSpilled(rows, false)
-	return w.appendSorted(out, rows)
+	w.emitLate()
+	w.emitSpilled(false)
+	return w.appendSorted(out)
 }
 
 // Flush appends every open window, pending correction and set-aside row,
 // in the order of Advance, for the end of input. The flushed windows count
 // as emitted: should more events arrive for them, they become corrections.
 func (w *Windows) Flush(out []schemas.WindowTotal) []schemas.WindowTotal {
-	rows, maxStart := w.emitOpen(w.rows[:0], math.MaxInt64)
-	if maxStart != math.MinInt64 {
+	if maxStart := w.emitOpen(math.MaxInt64); maxStart != math.MinInt64 {
 		w.wm = max(w.wm, maxStart+w.widthNs)
 	}
-	rows = w.emitLate(rows)
-	rows = w.emitSpilled(rows, true)
-	return w.appendSorted(out, rows)
+	w.emitLate()
+	w.emitSpilled(true)
+	return w.appendSorted(out)
 }
 
-// emitOpen appends the open windows that start at or before limit, removes
-// them, and returns the latest start it emitted (MinInt64 if none).
-func (w *Windows) emitOpen(rows []schemas.WindowTotal, limit int64) ([]schemas.WindowTotal, int64) {
+// emitted is a total being emitted: a window taken out of a table (its
+// entry, and whether it is a correction), or with row ≥ 0 the set-aside
+// row w.rows[row]. Emissions gather these small records, sort them, and
+// only then write the rows out, in order.
+type emitted struct {
+	e    entry
+	late bool
+	row  int32
+}
+
+// emitOpen gathers the open windows that start at or before limit, removes
+// them, and returns the latest start it gathered (MinInt64 if none).
+func (w *Windows) emitOpen(limit int64) int64 {
 	t := &w.open
 	// Shrink a table that stayed mostly empty for 16 emissions in a row
 	// (a burst is over), but not one that merely empties each time.
@@ -397,7 +406,7 @@ func (w *Windows) emitOpen(rows []schemas.WindowTotal, limit int64) ([]schemas.W
 			continue
 		}
 		if e.start <= limit {
-			rows = append(rows, w.row(e, false))
+			w.out = append(w.out, emitted{e: *e, row: -1})
 			maxStart = max(maxStart, e.start)
 			*e = entry{}
 			removed++
@@ -413,39 +422,38 @@ func (w *Windows) emitOpen(rows []schemas.WindowTotal, limit int64) ([]schemas.W
 		}
 	}
 	w.minStart = minStart
-	return rows, maxStart
+	return maxStart
 }
 
-// emitLate appends and removes every pending correction.
-func (w *Windows) emitLate(rows []schemas.WindowTotal) []schemas.WindowTotal {
+// emitLate gathers and removes every pending correction.
+func (w *Windows) emitLate() {
 	for _, i := range w.late.used {
-		rows = append(rows, w.row(&w.late.slots[i], true))
+		w.out = append(w.out, emitted{e: w.late.slots[i], late: true, row: -1})
 	}
 	w.late.reset()
-	return rows
 }
 
-// emitSpilled appends and removes the set-aside rows whose window has been
+// emitSpilled gathers and removes the set-aside rows whose window has been
 // emitted (all of them with all).
-func (w *Windows) emitSpilled(rows []schemas.WindowTotal, all bool) []schemas.WindowTotal {
+func (w *Windows) emitSpilled(all bool) {
 	if len(w.spilled) == 0 {
-		return rows
+		return
 	}
 	kept := w.spilled[:0]
 	for _, r := range w.spilled {
 		if all || r.Late || nanos(r.End) <= w.wm {
-			rows = append(rows, r)
+			w.out = append(w.out, emitted{late: r.Late, row: int32(len(w.rows))})
+			w.rows = append(w.rows, r)
 		} else {
 			kept = append(kept, r)
 		}
 	}
 	clear(w.spilled[len(kept):])
 	w.spilled = kept
-	return rows
 }
 
-// sortKey orders rows cheaply: the first 16 bytes of the tenant as
-// integers decide most comparisons.
+// sortKey orders emitted totals cheaply: the first 16 bytes of the tenant
+// as integers decide most comparisons.
 type sortKey struct {
 	p0, p1 uint64
 	i      int32
@@ -459,29 +467,42 @@ func prefix16(s string) (uint64, uint64) {
 	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
-// appendSorted appends rows to out in the order (Tenant, Meter, Model,
-// Start, Late), then clears the scratch rows.
-func (w *Windows) appendSorted(out, rows []schemas.WindowTotal) []schemas.WindowTotal {
+// key returns the key of x.
+func (w *Windows) key(x *emitted) *schemas.WindowKey {
+	if x.row >= 0 {
+		return &w.rows[x.row].WindowKey
+	}
+	return &w.series[x.e.sid]
+}
+
+// appendSorted appends the gathered totals to out in the order (Tenant,
+// Meter, Model, Start, Late), then forgets them.
+func (w *Windows) appendSorted(out []schemas.WindowTotal) []schemas.WindowTotal {
 	keys := w.keys[:0]
-	for i := range rows {
-		p0, p1 := prefix16(rows[i].Tenant)
+	for i := range w.out {
+		p0, p1 := prefix16(w.key(&w.out[i]).Tenant)
 		keys = append(keys, sortKey{p0, p1, int32(i)})
 	}
-	w.tmp = sortRows(keys, w.tmp, rows)
+	w.tmp = sortKeys(keys, w.tmp, func(a, b int32) int { return w.compare(&w.out[a], &w.out[b]) })
+	out = slices.Grow(out, len(keys))
 	for _, k := range keys {
-		out = append(out, rows[k.i])
+		if x := &w.out[k.i]; x.row >= 0 {
+			out = append(out, w.rows[x.row])
+		} else {
+			out = append(out, w.row(&x.e, x.late))
+		}
 	}
-	clear(rows)
-	w.rows, w.keys = rows[:0], keys[:0]
+	clear(w.rows)
+	w.out, w.rows, w.keys = w.out[:0], w.rows[:0], keys[:0]
 	return out
 }
 
-// sortRows sorts keys by the rows they index. It radix-sorts on the tenant
-// prefixes, skipping bytes that all keys share, then sorts each run of
-// equal prefixes by comparing rows. tmp is scratch space, returned for
-// reuse.
-func sortRows(keys, tmp []sortKey, rows []schemas.WindowTotal) []sortKey {
-	byRow := func(a, b sortKey) int { return compareRows(&rows[a.i], &rows[b.i]) }
+// sortKeys sorts keys, by their prefixes and then by cmp of their indices.
+// It radix-sorts on the prefixes, skipping bytes that all keys share, then
+// sorts each run of equal prefixes with cmp. tmp is scratch space,
+// returned for reuse.
+func sortKeys(keys, tmp []sortKey, cmpIdx func(a, b int32) int) []sortKey {
+	byIdx := func(a, b sortKey) int { return cmpIdx(a.i, b.i) }
 	if len(keys) < 64 {
 		slices.SortFunc(keys, func(a, b sortKey) int {
 			if c := cmp.Compare(a.p0, b.p0); c != 0 {
@@ -490,7 +511,7 @@ func sortRows(keys, tmp []sortKey, rows []schemas.WindowTotal) []sortKey {
 			if c := cmp.Compare(a.p1, b.p1); c != 0 {
 				return c
 			}
-			return byRow(a, b)
+			return byIdx(a, b)
 		})
 		return tmp
 	}
@@ -542,42 +563,76 @@ func sortRows(keys, tmp []sortKey, rows []schemas.WindowTotal) []sortKey {
 			j++
 		}
 		if j-i > 1 {
-			slices.SortFunc(keys[i:j], byRow)
+			slices.SortFunc(keys[i:j], byIdx)
 		}
 		i = j
 	}
 	return tmp
 }
 
-// compareRows orders rows by (Tenant, Meter, Model, Start, Late), then, so
-// that the order never depends on the table layout, by their sums (only
-// rows set aside on overflow can tie on the key).
-func compareRows(a, b *schemas.WindowTotal) int {
-	if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
+// compare orders emitted totals by (Tenant, Meter, Model, Start, Late),
+// then, so that the order never depends on the table layout, by their sums
+// (only rows set aside on overflow can tie on the key).
+func (w *Windows) compare(a, b *emitted) int {
+	if c := compareKeys(w.key(a), w.key(b)); c != 0 {
 		return c
 	}
-	if c := strings.Compare(a.Meter, b.Meter); c != 0 {
+	ra, rb := w.view(a), w.view(b)
+	return compareTails(&ra, &rb)
+}
+
+// tail is the part of an emitted row that orders rows of one key.
+type tail struct {
+	start             int64
+	late              bool
+	events            int64
+	quantity, credits schemas.Micros
+}
+
+func (w *Windows) view(x *emitted) tail {
+	if x.row >= 0 {
+		r := &w.rows[x.row]
+		return tail{nanos(r.Start), r.Late, r.Events, r.Quantity, r.Credits}
+	}
+	return tail{x.e.start, x.late, int64(x.e.events), x.e.qty, x.e.credits}
+}
+
+// compareKeys orders keys by (Tenant, Meter, Model). Identical strings
+// (the same interned tenant, most of all) compare without reading them.
+func compareKeys(a, b *schemas.WindowKey) int {
+	if c := compareStrings(a.Tenant, b.Tenant); c != 0 {
 		return c
 	}
-	if c := strings.Compare(a.Model, b.Model); c != 0 {
+	if c := compareStrings(a.Meter, b.Meter); c != 0 {
 		return c
 	}
-	if c := a.Start.Compare(b.Start); c != 0 {
+	return compareStrings(a.Model, b.Model)
+}
+
+func compareStrings(a, b string) int {
+	if len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b) {
+		return 0
+	}
+	return strings.Compare(a, b)
+}
+
+func compareTails(a, b *tail) int {
+	if c := cmp.Compare(a.start, b.start); c != 0 {
 		return c
 	}
-	if a.Late != b.Late {
-		if b.Late {
+	if a.late != b.late {
+		if b.late {
 			return -1
 		}
 		return 1
 	}
-	if c := cmp.Compare(a.Events, b.Events); c != 0 {
+	if c := cmp.Compare(a.events, b.events); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.Quantity, b.Quantity); c != 0 {
+	if c := cmp.Compare(a.quantity, b.quantity); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.Credits, b.Credits)
+	return cmp.Compare(a.credits, b.credits)
 }
 
 // Open returns the number of windows and pending corrections held, rows set
