@@ -24,7 +24,7 @@ func canonicalRecords(rng *rand.Rand, n int) [][]byte {
 		}
 		if rng.IntN(3) == 0 {
 			ev.Properties = []byte([]string{
-				`{"region":"eu-west-1","n":[1,2.5,{"a":null}]}`, // nested: the general object scanner
+				`{"region":"eu-west-1","n":[1,2.5,{"a":null}]}`,                                            // nested: the general object scanner
 				`{"region":"eu-west-1","stream":true,"priority":3,"x":null,"f":false,"n":-1.5e3,"z":0.25}`, // flat
 				`{}`, `{"request_id":"r-0f3a9c1b"}`, `{"a":1E+2,"b":"","c":0}`,
 			}[rng.IntN(5)])
