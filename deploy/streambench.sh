@@ -79,7 +79,7 @@ echo "== latency under live load (pipeline still running)"
   --rate "${PROBE_RATE:-20000}" --duration "${PROBE_SECONDS:-60}s" 2>/dev/null
 kill -INT "$pid"; wait "$pid" || true
 fi
-unset CREDITFLOW_CPUPROFILE
+unset CREDITFLOW_CPUPROFILE CREDITFLOW_MEMPROFILE
 [ "${STREAM_SKIP_BASELINE:-}" = 1 ] && { [ "${STREAM_KEEP_DB:-}" = 1 ] || q "DROP DATABASE IF EXISTS $DB"; echo "database $DB"; exit 0; }
 
 echo "== baseline: creditflow rawsink (parse + insert raw rows, no aggregation)"

@@ -40,6 +40,13 @@ func main() {
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	pprof.StopCPUProfile()
+	// CREDITFLOW_MEMPROFILE=FILE writes the allocations of the whole run.
+	if path := os.Getenv("CREDITFLOW_MEMPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
 	os.Exit(code)
 }
 

@@ -346,6 +346,10 @@ func (s *chStore) States(ctx context.Context, topic string, partition int32, cha
 
 // Write stores the batches of several partitions with one insert per
 // table: fewer, larger inserts make fewer parts for ClickHouse to merge.
+// rawColumns holds the raw-event columns of the last flush for the next
+// one: every flush has about as many events.
+var rawColumns sync.Pool
+
 func (s *chStore) Write(ctx context.Context, bs []*stream.Batch) error {
 	n := 0
 	var alerts []schemas.Alert
@@ -369,7 +373,11 @@ func (s *chStore) Write(ctx context.Context, bs []*stream.Batch) error {
 		}
 		cps = append(cps, cp)
 	}
-	var raw clickhouse.RawEventColumns
+	raw, _ := rawColumns.Get().(*clickhouse.RawEventColumns)
+	if raw == nil {
+		raw = new(clickhouse.RawEventColumns)
+	}
+	defer func() { raw.Reset(); rawColumns.Put(raw) }()
 	raw.Grow(n)
 	for _, b := range bs {
 		for _, r := range b.Raw {
@@ -382,7 +390,7 @@ func (s *chStore) Write(ctx context.Context, bs []*stream.Batch) error {
 			}
 		}
 	}
-	if err := s.ch.WriteRawEventColumns(ctx, &raw); err != nil {
+	if err := s.ch.WriteRawEventColumns(ctx, raw); err != nil {
 		return err
 	}
 	if err := s.ch.WriteAlerts(ctx, alerts); err != nil {

@@ -60,6 +60,10 @@ type Book struct {
 	engine    *alert.Engine
 	detector  *alert.Detector
 	nextClose time.Time // earliest instant at which some period becomes closable
+	// counted lists the tenants Count booked usage for since the last
+	// ClearCounted; an account is in it when its countedIn is countEpoch.
+	counted    []string
+	countEpoch uint32
 }
 
 type account struct {
@@ -76,6 +80,7 @@ type account struct {
 	h             alert.Handle // the tenant's state in the engine and the detector
 	cur           periodTerms  // what Count needs of the period it counted into last
 	tenant        *catalog.Tenant
+	countedIn     uint32 // Book.countEpoch when the tenant is in Book.counted
 }
 
 // periodTerms is what Count needs of one period of a tenant that does not
@@ -166,7 +171,7 @@ func New(cfg Config, cat *catalog.Catalog) (*Book, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	b := &Book{cfg: cfg, cat: cat, accounts: make(map[string]*account, len(cat.Tenants)), plans: ledger.NewPlans(cat), engine: engine, detector: det}
+	b := &Book{cfg: cfg, cat: cat, accounts: make(map[string]*account, len(cat.Tenants)), plans: ledger.NewPlans(cat), engine: engine, detector: det, countEpoch: 1}
 	for _, t := range cat.Tenants {
 		a := &account{id: t.ID, tenant: t, ledger: ledger.NewAccount(cat, t), seenPeriod: -1}
 		a.ledger.SharePlans(b.plans)
@@ -191,6 +196,20 @@ func (b *Book) account(tenant string) *account {
 	return a
 }
 
+// Counted returns the tenants that Count booked usage for since the last
+// ClearCounted (or since the book was made), each once, in the order of
+// their first event: how the streaming pipeline learns whose state a
+// checkpoint must store without a set lookup per event. The slice is valid
+// until the next Count or ClearCounted.
+func (b *Book) Counted() []string { return b.counted }
+
+// ClearCounted empties the list that Counted returns.
+func (b *Book) ClearCounted() {
+	clear(b.counted)
+	b.counted = b.counted[:0]
+	b.countEpoch++
+}
+
 // Catalog returns the catalog the book prices with.
 func (b *Book) Catalog() *catalog.Catalog { return b.cat }
 
@@ -201,6 +220,10 @@ func (b *Book) Count(u alert.Usage, out *Output) error {
 	a := b.account(u.Tenant)
 	if a == nil {
 		return fmt.Errorf("count usage of tenant %q: not in the catalog", u.Tenant)
+	}
+	if a.countedIn != b.countEpoch {
+		a.countedIn = b.countEpoch
+		b.counted = append(b.counted, a.id)
 	}
 	k, err := a.ledger.AddUsageAt(u.Time, u.Credits)
 	if err != nil {

@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -85,5 +86,43 @@ func TestAccountLookup(t *testing.T) {
 	}
 	if err := book.Count(alert.Usage{Tenant: "", Meter: "tokens", Time: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), Credits: 1}, &Output{}); err == nil {
 		t.Error("Count of an empty tenant: no error")
+	}
+}
+
+// TestCounted: Counted lists each tenant Count booked usage for once, in
+// the order of their first event, until ClearCounted.
+func TestCounted(t *testing.T) {
+	cat, err := catalog.Parse("alloc.yaml", []byte(allocCatalog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	book, err := New(Config{}, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
+	var out Output
+	count := func(tenants ...string) {
+		for i, tenant := range tenants {
+			if err := book.Count(alert.Usage{Tenant: tenant, Meter: "tokens", Time: start.Add(time.Duration(i) * time.Second), Credits: 1}, &out); err != nil {
+				t.Fatal(err)
+			}
+			out.Reset()
+		}
+	}
+	if got := book.Counted(); len(got) != 0 {
+		t.Fatalf("a new book lists %q", got)
+	}
+	count("other", "acme", "other", "acme")
+	if got := book.Counted(); !slices.Equal(got, []string{"other", "acme"}) {
+		t.Fatalf("Counted = %q, want [other acme]", got)
+	}
+	book.ClearCounted()
+	if got := book.Counted(); len(got) != 0 {
+		t.Fatalf("after ClearCounted: %q", got)
+	}
+	count("acme", "acme")
+	if got := book.Counted(); !slices.Equal(got, []string{"acme"}) {
+		t.Fatalf("Counted = %q, want [acme]", got)
 	}
 }

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -61,11 +62,16 @@ type Batch struct {
 	text           arena // backs the Raw events' ID and Properties
 }
 
-func newBatch(topic string, partition int32, first int64, like *Batch) *Batch {
+func newBatch(topic string, partition int32, first int64, like *Batch, spare []RawEvent) *Batch {
 	b := &Batch{Topic: topic, Partition: partition, First: first, Last: first - 1}
 	if like != nil {
-		// Size for the same load as the previous batch of the partition.
-		b.Raw = make([]RawEvent, 0, len(like.Raw))
+		// Size for the same load as the previous batch of the partition,
+		// in the raw events of a batch already written when there is one.
+		if cap(spare) >= len(like.Raw) {
+			b.Raw = spare[:0]
+		} else {
+			b.Raw = make([]RawEvent, 0, len(like.Raw))
+		}
 		b.Deltas = make([]schemas.WindowTotal, 0, len(like.Deltas))
 	}
 	return b
@@ -124,6 +130,8 @@ type Store interface {
 	// Write stores the batches' raw events, alerts, grants and checkpoints
 	// (several partitions' batches at once, so that they share inserts);
 	// writing the same batches again must not change the stored result.
+	// It must not keep the batches' slices: once committed, a batch's room
+	// is reused.
 	Write(ctx context.Context, bs []*Batch) error
 	// Commit stores the deltas and ranges of the batches (one or more per
 	// partition, in offset order) as ONE atomic insert: the commit point.
@@ -311,6 +319,8 @@ type part struct {
 	// pending holds fetched records not processed yet (the batch was full).
 	pending []*kgo.Record
 	values  [][]byte // scratch: the values of the pending records being processed
+	// spareRaw is the room of a written batch's raw events, for the next batch.
+	spareRaw []RawEvent
 	// unsent holds sealed batches a writer gave up on (the run is
 	// stopping); they are written before any later batch of the partition.
 	unsent []*Batch
@@ -355,6 +365,7 @@ func New(cfg Config, cat *catalog.Catalog, store Store, pub Publisher, opts ...k
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxPartitionBytes(cfg.FetchPartitionBytes),
 		kgo.FetchMaxBytes(max(64<<20, 4*cfg.FetchPartitionBytes)),
+		kgo.WithPools(new(fetchPools)),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -505,7 +516,9 @@ func (r *Runner) processPending(ctx context.Context, p *part) error {
 	done := 0 // records taken from pending, the failing one included
 	err := p.proc.ProcessBatch(values, now, func(i int, res partition.Result) error {
 		done = i + 1
-		return r.process(ctx, p, recs[i], now, res, &n)
+		err := r.process(ctx, p, recs[i], now, res, &n)
+		recs[i].Recycle() // nothing refers to its memory any more (see fetchPools)
+		return err
 	})
 	clear(values)
 	clear(recs[:done])
@@ -540,8 +553,8 @@ func (r *Runner) process(ctx context.Context, p *part, rec *kgo.Record, now time
 	switch res.Outcome {
 	case partition.DeadLetter:
 		n.deadLetters++
-		b.DeadLetters = append(b.DeadLetters, schemas.DeadLetter{
-			Reason: res.Err.Reason, Detail: res.Err.Error(), Record: rec.Value, Key: rec.Key,
+		b.DeadLetters = append(b.DeadLetters, schemas.DeadLetter{ // the record goes back to the client's pool
+			Reason: res.Err.Reason, Detail: res.Err.Error(), Record: bytes.Clone(rec.Value), Key: bytes.Clone(rec.Key),
 			Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
 		})
 	case partition.Duplicate:
@@ -568,13 +581,22 @@ func (r *Runner) process(ctx context.Context, p *part, rec *kgo.Record, now time
 	return nil
 }
 
-// count books a counted event into the partition's accounts.
+// count books a counted event into the partition's accounts. The book
+// lists the tenants it counted for (see collect).
 func (r *Runner) count(p *part, u alert.Usage) error {
-	if err := p.book.Count(u, &p.out); err != nil {
-		return err
+	return p.book.Count(u, &p.out)
+}
+
+// changedSince reports whether some tenant's state changed since the last
+// checkpoint.
+func (p *part) changedSince() bool { return len(p.changed) > 0 || len(p.book.Counted()) > 0 }
+
+// collect moves the tenants the book counted for into changed and known.
+func (p *part) collect() {
+	for _, t := range p.book.Counted() {
+		p.touch(t)
 	}
-	p.touch(u.Tenant)
-	return nil
+	p.book.ClearCounted()
 }
 
 // touch records that the tenant's state changed since the last checkpoint.
@@ -621,7 +643,7 @@ func (r *Runner) cycle(ctx context.Context, all bool) error {
 	due := false
 	for _, p := range r.parts {
 		b := p.batch
-		due = due || len(p.unsent) > 0 || all && len(p.changed) > 0 ||
+		due = due || len(p.unsent) > 0 || all && p.changedSince() ||
 			!b.Empty() && (all || b.records >= r.cfg.FlushRecords || now.Sub(b.opened) >= r.cfg.FlushInterval)
 	}
 	if !due {
@@ -634,7 +656,7 @@ func (r *Runner) cycle(ctx context.Context, all bool) error {
 		// On the way out, an empty batch still carries a checkpoint of the
 		// states changed since the last one (as of the offset before it),
 		// so that the next owner has nothing to replay.
-		if !p.batch.Empty() || all && len(p.changed) > 0 {
+		if !p.batch.Empty() || all && p.changedSince() {
 			sealed = append(sealed, r.seal(p, now, all))
 		}
 	}
@@ -658,6 +680,7 @@ func (r *Runner) seal(p *part, now time.Time, final bool) *Batch {
 	if final || r.cfg.CheckpointInterval < 0 || now.Sub(p.checkpointAt) >= r.cfg.CheckpointInterval {
 		b.Checkpoint = true
 		r.checkpoints.Add(1)
+		p.collect()
 		var tenants []string
 		if p.checkpoint < 0 || p.chain+1 >= r.cfg.FullCheckpointEvery {
 			b.CheckpointPrev = -1
@@ -672,7 +695,8 @@ func (r *Runner) seal(p *part, now time.Time, final bool) *Batch {
 		clear(p.changed)
 		p.checkpoint, p.checkpointAt = b.Last, now
 	}
-	p.batch = newBatch(b.Topic, b.Partition, b.Last+1, b)
+	p.batch = newBatch(b.Topic, b.Partition, b.Last+1, b, p.spareRaw)
+	p.spareRaw = nil
 	return b
 }
 
@@ -689,6 +713,7 @@ type flushResult struct {
 	fenced    map[int32]bool // partitions whose commit was refused
 	unsent    []*Batch       // batches not committed because ctx ended
 	committed map[int32]int64
+	done      []*Batch // batches committed
 }
 
 // writeAll writes sealed batches: Write for all of them (shared inserts),
@@ -776,6 +801,7 @@ func (r *Runner) write(ctx context.Context, bs []*Batch, res *flushResult) error
 		}
 		r.flushes.Add(1)
 		res.committed[b.Partition] = b.Last
+		res.done = append(res.done, b)
 		b.First = b.Last + 1 // done: Empty from now on
 	}
 	return nil
@@ -795,6 +821,14 @@ func (r *Runner) finish(ctx context.Context, res flushResult) error {
 	for _, b := range res.unsent {
 		if p := r.parts[b.Partition]; p != nil && !res.fenced[b.Partition] {
 			p.unsent = append(p.unsent, b)
+		}
+	}
+	// The raw events of a written batch are not needed any more: their
+	// room holds the partition's next batch (Store.Write keeps nothing).
+	for _, b := range res.done {
+		if p := r.parts[b.Partition]; p != nil && cap(b.Raw) > cap(p.spareRaw) {
+			clear(b.Raw)
+			p.spareRaw, b.Raw = b.Raw[:0], nil
 		}
 	}
 	for id := range res.fenced {
@@ -856,7 +890,7 @@ func (r *Runner) load(ctx context.Context, id int32) (*part, int64, error) {
 		if err := r.applyStoredGrants(ctx, p); err != nil {
 			return nil, 0, err
 		}
-		p.batch = newBatch(r.cfg.Topic, id, 0, nil)
+		p.batch = newBatch(r.cfg.Topic, id, 0, nil, nil)
 		r.log.Info().Int32("partition", id).Msg("assigned: nothing stored, starting at the beginning")
 		return p, 0, nil
 	}
@@ -910,7 +944,7 @@ func (r *Runner) load(ctx context.Context, id int32) (*part, int64, error) {
 	if err := r.applyStoredGrants(ctx, p); err != nil {
 		return nil, 0, err
 	}
-	p.batch = newBatch(r.cfg.Topic, id, pos.Last+1, nil)
+	p.batch = newBatch(r.cfg.Topic, id, pos.Last+1, nil, nil)
 	r.log.Info().Int32("partition", id).Int64("resume_at", pos.Last+1).Time("watermark", pos.Watermark).
 		Int("event_ids", ids).Int64("checkpoint", after).Int("tenants", len(states)).Int("replayed", replayed).
 		Dur("took", r.cfg.Now().Sub(start)).Msg("assigned: state rebuilt")

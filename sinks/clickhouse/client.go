@@ -108,6 +108,7 @@ type Client struct {
 	conn driver.Conn
 	cfg  Config
 	db   string // quoted database name, ready for SQL
+	bufs buffers
 }
 
 // Open validates cfg (reporting every problem at once) and prepares a
@@ -196,24 +197,30 @@ func (r nativeRunner) strings(ctx context.Context, query string) ([][]string, er
 }
 
 func (r nativeRunner) insert(ctx context.Context, db string, in *insert) error {
-	return sendBatch(ctx, r.conn, db, in)
+	return sendBatch(ctx, r.conn, db, in, nil)
 }
 
 // send runs one INSERT of in as a single native block: one part, all or
 // nothing (the tables that must be atomic have no PARTITION BY).
 func (c *Client) send(ctx context.Context, in *insert) error {
-	return sendBatch(ctx, c.conn, c.db, in)
+	return sendBatch(ctx, c.conn, c.db, in, &c.bufs)
 }
 
 // sendBatch inserts in as one block. (An INSERT … VALUES through Exec
 // hangs on 18.16: the server waits for a data block that clickhouse-go
 // never sends, so every insert goes through a batch.)
-func sendBatch(ctx context.Context, conn driver.Conn, db string, in *insert) error {
+// Column buffers are sized for the values up front (see presize) and, with
+// bufs, taken from and given back to it.
+func sendBatch(ctx context.Context, conn driver.Conn, db string, in *insert, bufs *buffers) error {
 	b, err := conn.PrepareBatch(ctx, in.head(db))
 	if err != nil {
 		return fmt.Errorf("prepare insert into %s: %w", in.table, err)
 	}
+	cols := b.Columns()
 	for i, v := range in.vals {
+		if i < len(cols) {
+			presize(cols[i], v, bufs.take(in.table, in.cols[i]))
+		}
 		if err := b.Column(i).Append(v); err != nil {
 			_ = b.Abort()
 			return fmt.Errorf("insert into %s: column %s: %w", in.table, in.cols[i], err)
@@ -221,6 +228,11 @@ func sendBatch(ctx context.Context, conn driver.Conn, db string, in *insert) err
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("insert %d rows into %s: %w", in.rows(), in.table, err)
+	}
+	for i, c := range cols {
+		if i < len(in.cols) {
+			bufs.give(in.table, in.cols[i], c)
+		}
 	}
 	return nil
 }

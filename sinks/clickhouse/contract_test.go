@@ -123,6 +123,18 @@ var contractCases = []struct {
 		want: []schemas.WindowTotal{wt("t1", "tokens", "gpt", "2024-03-01T10:00:00Z", min1, 3, "2", "0.000003", false)},
 	},
 	{
+		name: "deltas of one window apart from each other in one range are summed",
+		writes: []write{{r: rng(0, 0, 9), deltas: []schemas.WindowTotal{
+			wt("t1", "tokens", "gpt", "2024-03-01T10:00:00Z", min1, 2, "1.5", "0.000001", false),
+			wt("t0", "tokens", "gpt", "2024-03-01T10:00:00Z", min1, 1, "1", "1", false),
+			wt("t1", "tokens", "gpt", "2024-03-01T10:00:00Z", min1, 1, "0.5", "0.000002", true),
+		}}},
+		want: []schemas.WindowTotal{
+			wt("t0", "tokens", "gpt", "2024-03-01T10:00:00Z", min1, 1, "1", "1", false),
+			wt("t1", "tokens", "gpt", "2024-03-01T10:00:00Z", min1, 3, "2", "0.000003", false),
+		},
+	},
+	{
 		name: "a late delta in a later range corrects the window",
 		writes: []write{
 			{r: rng(0, 0, 9), deltas: []schemas.WindowTotal{wt("t1", "tokens", "gpt", "2024-03-01T10:00:00Z", min1, 1, "1", "1", false)}},

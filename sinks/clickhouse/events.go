@@ -60,6 +60,16 @@ func (r *RawEventColumns) Grow(n int) {
 	r.digest, r.partition = slices.Grow(r.digest, n), slices.Grow(r.partition, n)
 }
 
+// Reset forgets the events collected, keeping the room.
+func (r *RawEventColumns) Reset() {
+	for _, c := range []*[]string{&r.tenant, &r.id, &r.meter, &r.model, &r.props, &r.topic} {
+		clear(*c)
+		*c = (*c)[:0]
+	}
+	r.qty, r.credits, r.sec, r.ns, r.offset = r.qty[:0], r.credits[:0], r.sec[:0], r.ns[:0], r.offset[:0]
+	r.digest, r.partition = r.digest[:0], r.partition[:0]
+}
+
 // Len is the number of events collected.
 func (r *RawEventColumns) Len() int { return len(r.tenant) }
 

@@ -1,9 +1,12 @@
 package clickhouse
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/creditflow/creditflow/schemas"
@@ -164,15 +167,12 @@ func committedOffsetsSQL(db, topic string) string {
 // windowInsert builds the atomic insert of WriteWindowDeltas and
 // WriteRanges.
 func windowInsert(rs []RangeDeltas) (*insert, error) {
-	var (
-		tenant, meter, model []string
-		start, end           []int64
-		events, qty, credits []int64
-		late                 []uint8
-		topic                []string
-		partition            []int32
-		first, last, wmns    []int64
-	)
+	n := 0
+	for _, rd := range rs {
+		n += len(rd.Deltas) + 1
+	}
+	var c windowColumns
+	c.grow(n)
 	for _, rd := range rs {
 		r := rd.Range
 		if err := r.validate(); err != nil {
@@ -181,76 +181,164 @@ func windowInsert(rs []RangeDeltas) (*insert, error) {
 		_, wm, _ := instant(r.Watermark)
 		// Sum deltas of the same window: the sorting key holds one row per
 		// window and range, so that a replayed identical range collapses.
-		index := make(map[windowKey]int, len(rd.Deltas))
-		rows := make([]schemas.WindowTotal, 0, len(rd.Deltas)+1)
-		for i, d := range rd.Deltas {
+		// Deltas as the pipeline emits them are sorted by window, so those
+		// of a window follow one another; others go through a map.
+		rows := rd.Deltas
+		if !sortedByWindow(rows) {
+			var err error
+			if rows, err = sumByWindow(r, rows); err != nil {
+				return nil, err
+			}
+		}
+		for i := range rows {
+			d := &rows[i]
 			if d.Tenant == "" {
 				return nil, fmt.Errorf("range %s: delta %d: empty tenant", r, i)
 			}
 			if !d.End.After(d.Start) {
 				return nil, fmt.Errorf("range %s: delta %d: window end %s is not after its start %s", r, i, d.End, d.Start)
 			}
-			k := windowKey{d.Tenant, d.Meter, d.Model, d.Start, d.End}
-			j, seen := index[k]
-			if !seen {
-				index[k] = len(rows)
-				rows = append(rows, d)
+			if i > 0 && sameWindow(&rows[i-1], d) {
+				if err := c.addToLast(d); err != nil {
+					return nil, fmt.Errorf("range %s: delta %d: sum with an earlier delta of the same window: %w", r, i, err)
+				}
 				continue
 			}
-			s := &rows[j]
-			var err1, err2 error
-			s.Events += d.Events
-			s.Quantity, err1 = schemas.AddMicros(s.Quantity, d.Quantity)
-			s.Credits, err2 = schemas.AddMicros(s.Credits, d.Credits)
-			if err := errors.Join(err1, err2); err != nil {
-				return nil, fmt.Errorf("range %s: delta %d: sum with an earlier delta of the same window: %w", r, i, err)
+			s, err := wholeSeconds(d.Start)
+			if err != nil {
+				return nil, fmt.Errorf("range %s: window start: %w", r, err)
 			}
-			s.Late = s.Late || d.Late
+			e, err := wholeSeconds(d.End)
+			if err != nil {
+				return nil, fmt.Errorf("range %s: window end: %w", r, err)
+			}
+			c.add(d, s, e)
 		}
 		// The marker row keeps zero values: tenant '' and window_start 0.
-		rows = append(rows, schemas.WindowTotal{})
-		if len(tenant)+len(rows) > MaxRangeRows {
-			return nil, fmt.Errorf("%d windows and markers: %w (max %d)", len(tenant)+len(rows), ErrTooManyRows, MaxRangeRows)
+		c.add(&schemas.WindowTotal{}, 0, 0)
+		if len(c.tenant) > MaxRangeRows {
+			return nil, fmt.Errorf("%d windows and markers: %w (max %d)", len(c.tenant), ErrTooManyRows, MaxRangeRows)
 		}
-		for i, d := range rows {
-			var s, e int64
-			if i < len(rows)-1 {
-				var err error
-				if s, err = wholeSeconds(d.Start); err != nil {
-					return nil, fmt.Errorf("range %s: window start: %w", r, err)
-				}
-				if e, err = wholeSeconds(d.End); err != nil {
-					return nil, fmt.Errorf("range %s: window end: %w", r, err)
-				}
-			}
-			var l uint8
-			if d.Late {
-				l = 1
-			}
-			tenant, meter, model = append(tenant, d.Tenant), append(meter, d.Meter), append(model, d.Model)
-			start, end = append(start, s), append(end, e)
-			events, qty, credits = append(events, d.Events), append(qty, int64(d.Quantity)), append(credits, int64(d.Credits))
-			late = append(late, l)
-			topic, partition = append(topic, r.Topic), append(partition, r.Partition)
-			first, last, wmns = append(first, r.First), append(last, r.Last), append(wmns, wm)
+		c.fillRange(r, wm)
+	}
+	return c.insert(), nil
+}
+
+// windowColumns are the columns of a window_deltas insert.
+type windowColumns struct {
+	tenant, meter, model, topic      []string
+	start, end, events, qty, credits []int64
+	first, last, wmns                []int64
+	late                             []uint8
+	partition                        []int32
+}
+
+func (c *windowColumns) grow(n int) {
+	c.tenant, c.meter, c.model, c.topic = slices.Grow(c.tenant, n), slices.Grow(c.meter, n), slices.Grow(c.model, n), slices.Grow(c.topic, n)
+	for _, col := range []*[]int64{&c.start, &c.end, &c.events, &c.qty, &c.credits, &c.first, &c.last, &c.wmns} {
+		*col = slices.Grow(*col, n)
+	}
+	c.late, c.partition = slices.Grow(c.late, n), slices.Grow(c.partition, n)
+}
+
+// add appends the row of d (its window given in whole seconds) without
+// its range columns, which fillRange sets.
+func (c *windowColumns) add(d *schemas.WindowTotal, start, end int64) {
+	var l uint8
+	if d.Late {
+		l = 1
+	}
+	c.tenant, c.meter, c.model = append(c.tenant, d.Tenant), append(c.meter, d.Meter), append(c.model, d.Model)
+	c.start, c.end = append(c.start, start), append(c.end, end)
+	c.events, c.qty, c.credits = append(c.events, d.Events), append(c.qty, int64(d.Quantity)), append(c.credits, int64(d.Credits))
+	c.late = append(c.late, l)
+}
+
+// addToLast adds d to the last row, a delta of the same window.
+func (c *windowColumns) addToLast(d *schemas.WindowTotal) error {
+	k := len(c.tenant) - 1
+	q, err1 := schemas.AddMicros(schemas.Micros(c.qty[k]), d.Quantity)
+	cr, err2 := schemas.AddMicros(schemas.Micros(c.credits[k]), d.Credits)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	c.events[k] += d.Events
+	c.qty[k], c.credits[k] = int64(q), int64(cr)
+	if d.Late {
+		c.late[k] = 1
+	}
+	return nil
+}
+
+// fillRange sets the range columns of the rows added since the last call.
+func (c *windowColumns) fillRange(r Range, wm int64) {
+	for range len(c.tenant) - len(c.topic) {
+		c.topic, c.partition = append(c.topic, r.Topic), append(c.partition, r.Partition)
+		c.first, c.last, c.wmns = append(c.first, r.First), append(c.last, r.Last), append(c.wmns, wm)
+	}
+}
+
+func (c *windowColumns) insert() *insert {
+	in := &insert{table: "window_deltas"}
+	in.col("tenant", c.tenant)
+	in.col("meter", c.meter)
+	in.col("model", c.model)
+	in.col("window_start", c.start)
+	in.col("window_end", c.end)
+	in.col("event_count", c.events)
+	in.col("quantity_micros", c.qty)
+	in.col("credits_micros", c.credits)
+	in.col("late", c.late)
+	in.col("topic", c.topic)
+	in.col("kafka_partition", c.partition)
+	in.col("first_offset", c.first)
+	in.col("last_offset", c.last)
+	in.col("watermark_ns", c.wmns)
+	return in
+}
+
+// sameWindow reports whether a and b are deltas of one window.
+func sameWindow(a, b *schemas.WindowTotal) bool {
+	return a.Tenant == b.Tenant && a.Meter == b.Meter && a.Model == b.Model && a.Start.Equal(b.Start) && a.End.Equal(b.End)
+}
+
+// sortedByWindow reports whether the deltas of each window follow one
+// another: ordered by (tenant, meter, model, start, end).
+func sortedByWindow(ds []schemas.WindowTotal) bool {
+	for i := 1; i < len(ds); i++ {
+		a, b := &ds[i-1], &ds[i]
+		if c := cmp.Or(strings.Compare(a.Tenant, b.Tenant), strings.Compare(a.Meter, b.Meter), strings.Compare(a.Model, b.Model),
+			a.Start.Compare(b.Start), a.End.Compare(b.End)); c > 0 {
+			return false
 		}
 	}
-	in := &insert{table: "window_deltas"}
-	in.col("tenant", tenant)
-	in.col("meter", meter)
-	in.col("model", model)
-	in.col("window_start", start)
-	in.col("window_end", end)
-	in.col("event_count", events)
-	in.col("quantity_micros", qty)
-	in.col("credits_micros", credits)
-	in.col("late", late)
-	in.col("topic", topic)
-	in.col("kafka_partition", partition)
-	in.col("first_offset", first)
-	in.col("last_offset", last)
-	in.col("watermark_ns", wmns)
-	return in, nil
+	return true
+}
+
+// sumByWindow returns one row per window of ds, in the order of each
+// window's first delta.
+func sumByWindow(r Range, ds []schemas.WindowTotal) ([]schemas.WindowTotal, error) {
+	index := make(map[windowKey]int, len(ds))
+	rows := make([]schemas.WindowTotal, 0, len(ds))
+	for i, d := range ds {
+		k := windowKey{d.Tenant, d.Meter, d.Model, d.Start, d.End}
+		j, seen := index[k]
+		if !seen {
+			index[k] = len(rows)
+			rows = append(rows, d)
+			continue
+		}
+		s := &rows[j]
+		var err1, err2 error
+		s.Events += d.Events
+		s.Quantity, err1 = schemas.AddMicros(s.Quantity, d.Quantity)
+		s.Credits, err2 = schemas.AddMicros(s.Credits, d.Credits)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("range %s: delta %d: sum with an earlier delta of the same window: %w", r, i, err)
+		}
+		s.Late = s.Late || d.Late
+	}
+	return rows, nil
 }
 
 // CommittedOffset returns the last offset of the latest range stored for
