@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/creditflow/creditflow/pipeline/period"
 	"github.com/creditflow/creditflow/schemas"
@@ -129,6 +130,17 @@ type Handle struct {
 	t *tenant
 	d *Detector
 	r *runaway
+}
+
+// Prefetch asks the CPU to start loading the states h resolved to; a hint
+// (see billing.Book.PrefetchState).
+func (h *Handle) Prefetch() {
+	if h.t != nil {
+		schemas.Prefetch(uintptr(unsafe.Pointer(h.t)))
+	}
+	if h.r != nil {
+		schemas.Prefetch(uintptr(unsafe.Pointer(h.r)))
+	}
 }
 
 // tenantOf returns the engine's state of the tenant named name, resolved

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/creditflow/creditflow/pipeline/alert"
 	"github.com/creditflow/creditflow/pipeline/catalog"
@@ -194,6 +195,34 @@ func (b *Book) account(tenant string) *account {
 		b.index.add(tenant, a)
 	}
 	return a
+}
+
+// PrefetchAccount asks the CPU to start loading the account of tenant, so
+// that a Count of its event a few events later finds it in cache; then
+// PrefetchState, once the account has arrived, requests the state Count
+// reads through it (ledger, alert and runaway state). Both are hints that
+// change nothing observable and do nothing for a tenant whose account the
+// book has not looked up before (see accountIndex). A pipeline that
+// decodes events ahead of counting them calls them (see
+// partition.Processor.SetAhead): Count's loads then overlap those of
+// other events instead of following one another.
+func (b *Book) PrefetchAccount(tenant string) {
+	if a := b.index.homeAccount(tenant); a != nil {
+		schemas.Prefetch(uintptr(unsafe.Pointer(a)))
+	}
+}
+
+// PrefetchState requests the state Count reads through tenant's account;
+// see PrefetchAccount.
+func (b *Book) PrefetchState(tenant string) {
+	a := b.index.homeAccount(tenant)
+	if a == nil {
+		return
+	}
+	if a.ledger != nil {
+		schemas.Prefetch(uintptr(unsafe.Pointer(a.ledger)))
+	}
+	a.h.Prefetch()
 }
 
 // Counted returns the tenants that Count booked usage for since the last

@@ -113,6 +113,10 @@ func TestCounted(t *testing.T) {
 	if got := book.Counted(); len(got) != 0 {
 		t.Fatalf("a new book lists %q", got)
 	}
+	for _, tenant := range []string{"acme", "nobody", ""} { // hints, whether known or not
+		book.PrefetchAccount(tenant)
+		book.PrefetchState(tenant)
+	}
 	count("other", "acme", "other", "acme")
 	if got := book.Counted(); !slices.Equal(got, []string{"other", "acme"}) {
 		t.Fatalf("Counted = %q, want [other acme]", got)

@@ -177,3 +177,59 @@ func TestProcessBatchStops(t *testing.T) {
 		}
 	}
 }
+
+// aheadLog records what ProcessBatch told it, by event id.
+type aheadLog struct{ decoded, near map[string]int }
+
+func (l *aheadLog) Decoded(ev *schemas.UsageEvent) { l.decoded[string(ev.ID)]++ }
+func (l *aheadLog) Near(ev *schemas.UsageEvent)    { l.near[string(ev.ID)]++ }
+
+// TestProcessBatchAhead: every record that decodes is announced to the
+// Ahead hook before its result is handed over (Decoded, and Near for those
+// at least windowAhead records into the batch); the results are those of a
+// Processor without a hook.
+func TestProcessBatchAhead(t *testing.T) {
+	t.Parallel()
+	cat, recs := batchMix(t, false)
+	recs = recs[:5000]
+	now := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
+	plain, err := New(Config{WatermarkClock: true}, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooked, err := New(Config{WatermarkClock: true}, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &aheadLog{decoded: map[string]int{}, near: map[string]int{}}
+	hooked.SetAhead(log)
+	var want []Result
+	if err := plain.ProcessBatch(recs, now, func(_ int, r Result) error {
+		r.Event = nil
+		want = append(want, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	announced := 0
+	err = hooked.ProcessBatch(recs, now, func(i int, r Result) error {
+		if r.Event != nil {
+			id := string(r.Event.ID)
+			if log.decoded[id] == 0 || (i >= windowAhead && log.near[id] == 0) {
+				return fmt.Errorf("record %d (%s) handed over before it was announced: decoded %d, near %d", i, id, log.decoded[id], log.near[id])
+			}
+			announced++
+			r.Event = nil
+		}
+		if diff := cmp.Diff(want[i], r); diff != "" {
+			return fmt.Errorf("record %d with a hook (-without +with):\n%s", i, diff)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if announced < 4000 {
+		t.Fatalf("only %d records announced", announced)
+	}
+}

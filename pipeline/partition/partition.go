@@ -122,6 +122,7 @@ type Processor struct {
 	windows *window.Windows
 	one     decoded            // Process's record
 	ring    [Lookahead]decoded // ProcessBatch's records, by index mod Lookahead
+	ahead   Ahead
 	stats   Stats
 	cache   seriesCache
 
@@ -210,22 +211,51 @@ const windowAhead = 3
 func (p *Processor) ProcessBatch(recs [][]byte, now time.Time, each func(i int, r Result) error) error {
 	n := len(recs)
 	for i := range min(n, Lookahead) {
-		p.decode(&p.ring[i], recs[i], true)
+		p.decodeAhead(&p.ring[i], recs[i])
 	}
 	for i := range n {
 		if j := i + windowAhead; j < n {
-			p.prefetchWindow(&p.ring[j%Lookahead])
+			a := &p.ring[j%Lookahead]
+			p.prefetchWindow(a)
+			if p.ahead != nil && a.err == nil {
+				p.ahead.Near(&a.ev)
+			}
 		}
 		a := &p.ring[i%Lookahead]
 		if err := each(i, p.finish(a, now, true)); err != nil {
 			return err
 		}
 		if j := i + Lookahead; j < n {
-			p.decode(a, recs[j], true)
+			p.decodeAhead(a, recs[j])
 		}
 	}
 	return nil
 }
+
+// decodeAhead is decode for ProcessBatch, which then tells p.ahead.
+func (p *Processor) decodeAhead(a *decoded, rec []byte) {
+	p.decode(a, rec, true)
+	if p.ahead != nil && a.err == nil {
+		p.ahead.Decoded(&a.ev)
+	}
+}
+
+// Ahead is told of the events ProcessBatch decodes ahead of finishing them,
+// so that a caller who will touch memory per event after Process (the
+// streaming pipeline's billing accounts) can request it early too. The
+// event is valid only during the call; both calls must be hints that
+// change nothing observable.
+type Ahead interface {
+	// Decoded is called about Lookahead records before the event is
+	// finished.
+	Decoded(ev *schemas.UsageEvent)
+	// Near is called about windowAhead records before.
+	Near(ev *schemas.UsageEvent)
+}
+
+// SetAhead makes ProcessBatch tell a of the events it decodes ahead; nil
+// stops it.
+func (p *Processor) SetAhead(a Ahead) { p.ahead = a }
 
 // decoded is a record decoded ahead of its processing: the event (or why
 // it does not decode), its series hash and its dedup key.

@@ -528,6 +528,13 @@ func (r *Runner) processPending(ctx context.Context, p *part) error {
 	return err
 }
 
+// bookAhead lets the Processor request a partition's billing accounts for
+// the events it decoded ahead (see partition.Ahead).
+type bookAhead struct{ b *billing.Book }
+
+func (x bookAhead) Decoded(ev *schemas.UsageEvent) { x.b.PrefetchAccount(ev.Tenant) }
+func (x bookAhead) Near(ev *schemas.UsageEvent)    { x.b.PrefetchState(ev.Tenant) }
+
 // counts are a partition's share of the Stats, added up once per drain
 // rather than per record.
 type counts struct{ records, counted, duplicates, deadLetters int64 }
@@ -882,6 +889,7 @@ func (r *Runner) load(ctx context.Context, id int32) (*part, int64, error) {
 		return nil, 0, err
 	}
 	p := &part{id: id, proc: proc, book: book, changed: map[string]struct{}{}, known: map[string]struct{}{}, checkpoint: -1, checkpointAt: r.cfg.Now()}
+	proc.SetAhead(bookAhead{book})
 	pos, ok, err := r.store.Committed(ctx, r.cfg.Topic, id)
 	if err != nil {
 		return nil, 0, err
