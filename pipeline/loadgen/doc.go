@@ -23,11 +23,14 @@
 // an event before Start, become an on-time fresh event instead; Stats counts
 // what was actually written. Fresh events pick a tenant by Zipf rank (a
 // seeded permutation maps ranks to ids), a meter uniformly and a model from
-// the meter's list. Ids are e-<seed tag>-<sequence in base 36>, unique per
-// stream; quantities follow the meter (see Config.Meters) and are written
-// as JSON numbers or decimal strings; 3 % of times carry a non-UTC offset;
-// 30 % of events carry a small properties object; a CloudEvents fraction is
-// written in structured CloudEvents form.
+// the meter's list. Ids are e-<seed tag>-<sequence in base 36>, or with
+// Config.UUIDs version 4 UUIDs derived from the seed and sequence, unique
+// per stream; quantities follow the meter (see Config.Meters) and are
+// written as JSON numbers or decimal strings; 3 % of times carry a non-UTC
+// offset; a fraction of events (Config.Properties, 30 % by default) carry
+// a small properties object; a CloudEvents fraction is written in
+// structured CloudEvents form. Records average about 140 bytes by default
+// and about 205 with UUIDs and properties on every event.
 //
 // # Dead letters
 //

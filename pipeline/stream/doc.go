@@ -31,6 +31,20 @@
 //	              (keeps processing while the writer works; waits only when
 //	               an open batch reaches FlushRecords)
 //
+// # Per-event cost
+//
+// A partition's fetched records go to its Processor in batches
+// (partition.Processor.ProcessBatch), which decodes up to 8 records ahead
+// and requests the memory each will touch (series cache, dedup table,
+// window slot, and through an Ahead hook the tenant's billing account and
+// alert state), so that cache misses overlap instead of queueing. Steady
+// consumption allocates almost nothing per event (about 140 bytes, from
+// 2.2 KB): fetched records come from pools lent to the Kafka client and are
+// recycled once processed (a batch keeps copies of ids and properties in
+// its arena, and of dead-lettered records); a written batch's room holds
+// the partition's next one; ClickHouse column buffers are sized up front
+// and reused from one insert to the next (sinks/clickhouse presize.go).
+//
 // # State checkpoints
 //
 // Each tenant's running account (ledger, alert state, runaway baseline) is
