@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime"
 	"time"
 	"unsafe"
 
+	"github.com/creditflow/creditflow/pipeline/hugemem"
 	"github.com/creditflow/creditflow/schemas"
 )
 
@@ -117,7 +119,7 @@ type Set struct {
 	// that is always empty and stops every scan. Entries are sorted by hi
 	// and each sits at or after its home slot (ordered linear probing).
 	tab    []entry
-	mem    *tables // owns tab's memory
+	mem    *hugemem.Tables[entry] // owns tab's memory (tables of 4 MiB and more are mapped, see hugemem)
 	cap    int
 	slack  int
 	n      int
@@ -359,9 +361,10 @@ func (s *Set) alloc(c int) []entry {
 	s.cap = c
 	s.growAt = int(float64(c) * growLoad)
 	if s.mem == nil {
-		s.mem = newTables(s)
+		s.mem = hugemem.New[entry]()
+		runtime.AddCleanup(s, (*hugemem.Tables[entry]).FreeAll, s.mem)
 	}
-	return s.mem.make(c + s.slack + 1)
+	return s.mem.Make(c + s.slack + 1)
 }
 
 // rebuild moves every entry into a table of c home slots and the given
@@ -372,10 +375,10 @@ func (s *Set) rebuild(c, slack int) {
 		s.slack = slack
 		s.tab = s.alloc(c)
 		if s.pack(old) {
-			s.mem.free(old)
+			s.mem.Free(old)
 			return
 		}
-		s.mem.free(s.tab)
+		s.mem.Free(s.tab)
 		slack *= 2
 	}
 }

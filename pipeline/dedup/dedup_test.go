@@ -569,10 +569,10 @@ func TestMemoryPerEntry(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	perEntry := float64(s.Bytes()) / float64(s.Len())
-	// Large tables live outside the Go heap (table_linux.go): count both.
-	heap := float64(int64(after.HeapInuse)-int64(before.HeapInuse)+int64(s.mem.mapped())) / float64(s.Len())
+	// Large tables live outside the Go heap (package hugemem): count both.
+	heap := float64(int64(after.HeapInuse)-int64(before.HeapInuse)+int64(s.mem.Mapped())) / float64(s.Len())
 	t.Logf("%d entries: Bytes()/Len() = %.1f B, (HeapInuse delta + mapped)/Len() = %.1f B (mapped %d B), load %.2f, snapshot %.1f B/entry",
-		s.Len(), perEntry, heap, s.mem.mapped(), float64(s.Len())/float64(s.cap), float64(snapshotSize(s.Len()))/float64(s.Len()))
+		s.Len(), perEntry, heap, s.mem.Mapped(), float64(s.Len())/float64(s.cap), float64(snapshotSize(s.Len()))/float64(s.Len()))
 	if s.Len() != n {
 		t.Fatalf("Len = %d, want %d", s.Len(), n)
 	}

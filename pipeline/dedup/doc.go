@@ -199,7 +199,7 @@
 //
 // Tables of 4 MiB and more are mapped outside the Go heap (their entries
 // hold no pointers) and advised to use transparent huge pages
-// (table_linux.go): probes land at random over the whole table, and with
+// (package hugemem): probes land at random over the whole table, and with
 // 4 KiB pages nearly every one would also miss the TLB. Measured with
 // BenchmarkCore, interleaved A/B: 621–789 ns/op with, 664–850 without.
 // The mapping is released when a table is replaced and, through a

@@ -180,10 +180,10 @@ func (s *Set) ReadFrom(r io.Reader) (int64, error) {
 		if s.pack(ents) {
 			break
 		}
-		s.mem.free(s.tab)
+		s.mem.Free(s.tab)
 		s.slack *= 2
 	}
-	s.mem.free(replaced)
+	s.mem.Free(replaced)
 	return total, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/creditflow/creditflow/pipeline/hugemem"
 	"github.com/creditflow/creditflow/schemas"
 )
 
@@ -39,6 +40,7 @@ func (e *entry) key() slotKey { return slotKey{e.sid, e.start} }
 // itself.
 type table struct {
 	slots []entry // power-of-two length
+	mem   *hugemem.Tables[entry]
 	n     int
 	hash  hasher
 	// used lists the occupied slots when track is set; such a table is
@@ -49,8 +51,8 @@ type table struct {
 
 const minSlots = 64
 
-func newTable(h hasher, track bool) table {
-	return table{slots: make([]entry, minSlots), hash: h, track: track}
+func newTable(h hasher, track bool, mem *hugemem.Tables[entry]) table {
+	return table{slots: mem.Make(minSlots), hash: h, track: track, mem: mem}
 }
 
 // hasher hashes slot keys with a per-process seed: the table is never
@@ -101,7 +103,8 @@ func (t *table) get(k slotKey) *entry {
 // resize moves every entry into a table of size slots.
 func (t *table) resize(size int) {
 	old := t.slots
-	t.slots = make([]entry, size)
+	defer t.mem.Free(old)
+	t.slots = t.mem.Make(size)
 	t.used = t.used[:0]
 	mask := size - 1
 	for k := range old {

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
 	"unsafe"
 
+	"github.com/creditflow/creditflow/pipeline/hugemem"
 	"github.com/creditflow/creditflow/schemas"
 )
 
@@ -113,7 +115,10 @@ func New(cfg Config) (*Windows, error) {
 		cfg.OutOfOrder = 0
 	}
 	h := newHasher()
-	return &Windows{
+	// The tables of open windows and corrections are probed at random:
+	// large ones live in huge pages (see hugemem).
+	mem := hugemem.New[entry]()
+	w := &Windows{
 		width:      cfg.Width,
 		outOfOrder: cfg.OutOfOrder,
 		widthNs:    int64(cfg.Width),
@@ -121,11 +126,13 @@ func New(cfg Config) (*Windows, error) {
 		index:      newSeriesIndex(),
 		epoch:      1,
 		reclaim:    minReclaim,
-		open:       newTable(h, false),
-		late:       newTable(h, true),
+		open:       newTable(h, false, mem),
+		late:       newTable(h, true, mem),
 		minStart:   math.MaxInt64,
 		wm:         math.MinInt64,
-	}, nil
+	}
+	runtime.AddCleanup(w, (*hugemem.Tables[entry]).FreeAll, mem)
+	return w, nil
 }
 
 // Width returns the window width, defaults applied.
