@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/creditflow/creditflow/pipeline/catalog"
+	"github.com/creditflow/creditflow/pipeline/hugemem"
 	"github.com/creditflow/creditflow/pipeline/window"
 	"github.com/creditflow/creditflow/schemas"
 )
@@ -49,22 +50,25 @@ func newPair(meter, model string, pricing catalog.Pricing) pair {
 
 // series is a resolved (tenant, meter, model) whose meter and tenant are in
 // the catalog: 32 bytes, so that an entry never straddles two cache lines.
-// The tenant is held as its data pointer (which keeps it alive) and length.
+// The tenant is held as the address of its data and its length; the entry
+// holds no pointer, so that the table can live outside the Go heap in huge
+// pages (see hugemem), and seriesCache.keep holds the tenant strings alive
+// (so that an address never names two strings while its entry exists).
 type series struct {
-	tenant  unsafe.Pointer // nil marks an empty slot (tenants are never empty)
-	tlen    int32          // len(tenant), ≤ MaxKeyLen
-	pair    int32          // index in seriesCache.pairs: meter and model
-	startNs int64          // the tenant's start, as clampedNanos
-	win     window.Series  // resolved on the first counted event
+	tenant  uintptr       // 0 marks an empty slot (tenants are never empty)
+	tlen    int32         // len(tenant), ≤ MaxKeyLen
+	pair    int32         // index in seriesCache.pairs: meter and model
+	startNs int64         // the tenant's start, as clampedNanos
+	win     window.Series // resolved on the first counted event
 }
 
 func newSeries(tenant string, pair int32, startNs int64) series {
-	return series{tenant: unsafe.Pointer(unsafe.StringData(tenant)), tlen: int32(len(tenant)), pair: pair, startNs: startNs}
+	return series{tenant: id(tenant), tlen: int32(len(tenant)), pair: pair, startNs: startNs}
 }
 
 // is reports whether s is the entry of tenant (given that it is not empty).
 func (s *series) is(tenant string) bool {
-	return s.tenant == unsafe.Pointer(unsafe.StringData(tenant)) && s.tlen == int32(len(tenant))
+	return s.tenant == id(tenant) && s.tlen == int32(len(tenant))
 }
 
 // Bounds of the caches: when either would exceed its bound, both are
@@ -83,6 +87,8 @@ type seriesCache struct {
 	pairs     []pair
 	pairIndex []int32 // open addressing over pairs: index+1, 0 = empty; load ≤ 1/2
 	slots     []series
+	mem       *hugemem.Tables[series] // owns slots' memory
+	keep      []string                // the tenants of the series in slots, alive
 	n         int
 	tenants   []tenantStart
 	nTenants  int
@@ -197,7 +203,7 @@ func (c *seriesCache) findHashed(tenant, meter, model string, h uint64) *series 
 				return s
 			}
 		}
-		if s.tenant == nil {
+		if s.tenant == 0 {
 			return nil
 		}
 	}
@@ -206,19 +212,20 @@ func (c *seriesCache) findHashed(tenant, meter, model string, h uint64) *series 
 // hash returns the hash of entry s.
 func (c *seriesCache) hash(s *series) uint64 {
 	p := &c.pairs[s.pair]
-	return seriesHash(uintptr(s.tenant), p.meter, p.model)
+	return seriesHash(s.tenant, p.meter, p.model)
 }
 
-// insert adds s, which must not be present, and returns its entry, valid
-// until the next insert. s.pair must be valid: an insert never empties the
-// cache (addPair does, before the pair is added).
-func (c *seriesCache) insert(s series) *series {
+// insert adds the series s of tenant, which must not be present, and
+// returns its entry, valid until the next insert. s.pair must be valid: an
+// insert never empties the cache (addPair does, before the pair is added).
+func (c *seriesCache) insert(tenant string, s series) *series {
+	c.keep = append(c.keep, tenant)
 	if (c.n+1)*4 > len(c.slots)*3 {
 		c.grow()
 	}
 	mask := len(c.slots) - 1
 	i := int(c.hash(&s)) & mask
-	for c.slots[i].tenant != nil {
+	for c.slots[i].tenant != 0 {
 		i = (i + 1) & mask
 	}
 	c.slots[i] = s
@@ -229,14 +236,18 @@ func (c *seriesCache) insert(s series) *series {
 func (c *seriesCache) grow() {
 	c.moves++
 	old := c.slots
-	c.slots = make([]series, max(1024, 2*len(old)))
+	if c.mem == nil {
+		c.mem = hugemem.New[series]()
+	}
+	defer c.mem.Free(old)
+	c.slots = c.mem.Make(max(1024, 2*len(old)))
 	mask := len(c.slots) - 1
 	for k := range old {
-		if old[k].tenant == nil {
+		if old[k].tenant == 0 {
 			continue
 		}
 		i := int(c.hash(&old[k])) & mask
-		for c.slots[i].tenant != nil {
+		for c.slots[i].tenant != 0 {
 			i = (i + 1) & mask
 		}
 		c.slots[i] = old[k]
@@ -301,6 +312,8 @@ func (c *seriesCache) reset() {
 	c.pairs = c.pairs[:0]
 	clear(c.pairIndex)
 	clear(c.slots)
+	clear(c.keep)
+	c.keep = c.keep[:0]
 	c.n = 0
 	clear(c.tenants)
 	c.nTenants = 0

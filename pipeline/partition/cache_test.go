@@ -29,7 +29,7 @@ func TestSeriesCache(t *testing.T) {
 		if c.full() {
 			t.Fatalf("full after %d series", i)
 		}
-		c.insert(newSeries(tenants[i], pi, int64(i)))
+		c.insert(tenants[i], newSeries(tenants[i], pi, int64(i)))
 	}
 	if !c.full() {
 		t.Fatalf("not full after %d series", maxSeries)
@@ -62,7 +62,8 @@ func TestResolveWhenFull(t *testing.T) {
 	now := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
 	pi := p.cache.addPair(pair{meter: "x", model: "y", pricing: catalog.Pricing{}})
 	for i := range maxSeries {
-		p.cache.insert(newSeries(fmt.Sprint("t", i), pi, 0))
+		tenant := fmt.Sprint("t", i)
+		p.cache.insert(tenant, newSeries(tenant, pi, 0))
 	}
 	r := p.Process([]byte(`{"id":"1","tenant":"acme","meter":"tokens","model":"big","quantity":"100","time":"2026-01-09T00:00:01Z"}`), now)
 	if r.Outcome != Counted || r.Credits.String() != "1.000000" {

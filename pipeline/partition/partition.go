@@ -43,11 +43,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"time"
 	"unsafe"
 
 	"github.com/creditflow/creditflow/pipeline/catalog"
 	"github.com/creditflow/creditflow/pipeline/dedup"
+	"github.com/creditflow/creditflow/pipeline/hugemem"
 	"github.com/creditflow/creditflow/pipeline/window"
 	"github.com/creditflow/creditflow/schemas"
 )
@@ -173,6 +175,8 @@ func New(cfg Config, cat *catalog.Catalog) (*Processor, error) {
 		maxNs: math.MinInt64, maxFast: true, maxTimeNs: math.MinInt64,
 	}
 	p.oooNs = int64(max(p.windowOutOfOrder(), 0))
+	p.cache.mem = hugemem.New[series]()
+	runtime.AddCleanup(p, (*hugemem.Tables[series]).FreeAll, p.cache.mem)
 	return p, nil
 }
 
@@ -475,7 +479,7 @@ func (p *Processor) resolve(ev *schemas.UsageEvent) (*series, *schemas.RecordErr
 	if !known {
 		p.cache.addTenant(ev.Tenant, startNs)
 	}
-	return p.cache.insert(newSeries(ev.Tenant, pi, startNs)), nil
+	return p.cache.insert(ev.Tenant, newSeries(ev.Tenant, pi, startNs)), nil
 }
 
 func unknownMeter(ev *schemas.UsageEvent) *schemas.RecordError {
