@@ -128,6 +128,9 @@ type Set struct {
 	cut     int64 // entries with event time (ms) < cut are expired
 	minT    int64 // ≤ every stored event time (ms); MaxInt64 when empty
 	dropped int   // entries removed by sweeps since the last Expire returned
+	// swept is set by the first sweep that removes entries: until then the
+	// Set only grows, and doubles its table (see makeRoom).
+	swept bool
 
 	// Cold tier; see cold.go. Without Cold, coldBelow stays MinInt64 and
 	// check never leaves the in-memory path.
@@ -344,6 +347,14 @@ func (s *Set) insert(e entry) {
 // there are any, and grows the table unless that brought the load down to
 // targetLoad. Either way the next call is at least (growLoad−targetLoad)·cap
 // inserts away, so its cost is amortised over them.
+//
+// A Set that has never swept anything out (a new partition's, or a
+// replay's, for its first Horizon + Retention) only grows: it doubles its
+// table instead of growing it to targetLoad, so that filling it moves and
+// clears each entry's slot about twice in all rather than four times
+// (measured on the streaming benchmark: growth was a tenth of the
+// pipeline's CPU, mostly the kernel zeroing the new tables' pages). Its
+// first sweep that removes entries sizes it back (see sweep).
 func (s *Set) makeRoom() {
 	if s.cut > s.minT {
 		s.dropped += s.sweep(false)
@@ -351,7 +362,11 @@ func (s *Set) makeRoom() {
 			return
 		}
 	}
-	s.rebuild(capFor(s.n+1), s.slack)
+	c := capFor(s.n + 1)
+	if !s.swept {
+		c = max(c, 2*s.cap)
+	}
+	s.rebuild(c, s.slack)
 }
 
 // capFor returns the number of home slots for n entries at targetLoad.
@@ -470,7 +485,14 @@ func (s *Set) sweep(shrink bool) int {
 	s.n -= removed
 	s.minT = minT
 	s.flushSpill()
-	if shrink && s.cap > minCap && s.n < int(float64(s.cap)*shrinkLoad) {
+	switch {
+	case removed > 0 && !s.swept:
+		// The end of growing by doubling: back to targetLoad if below it.
+		s.swept = true
+		if s.cap > minCap && s.n < int(float64(s.cap)*targetLoad) {
+			s.rebuild(capFor(s.n), initSlack)
+		}
+	case shrink && s.cap > minCap && s.n < int(float64(s.cap)*shrinkLoad):
 		s.rebuild(capFor(s.n), initSlack)
 	}
 	return removed

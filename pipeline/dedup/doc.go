@@ -85,16 +85,20 @@
 // Per retained entry the table costs 24 bytes ÷ load, that is 30–40 bytes
 // (load 0.8 down to 0.6), and Bytes() reports exactly the slot array.
 // Entries are retained for their lifetime Horizon + Retention of event
-// time, plus up to a quarter of that before a sweep removes them. Measured
-// (TestMemoryPerEntry, BenchmarkCheckNew, go1.26, amd64):
+// time, plus up to a quarter of that before a sweep removes them. Until
+// the first entries expire (a new Set only grows) the table doubles when
+// full, so its load lies between 0.8 and 0.4, 30–60 bytes per entry; the
+// first sweep sizes it back to load 0.6. Measured (TestMemoryPerEntry,
+// BenchmarkCheckNew, go1.26, amd64):
 //
-//	1M distinct events inserted:     Bytes()/Len() = 38.5 B, HeapInuse growth = 38.5 B per entry
-//	steady state, 1M entries needed: 38.5 B per needed entry (31.7 B per entry held, expired ones included)
+//	1M distinct events inserted:     Bytes()/Len() = 50.3 B (load 0.48), HeapInuse growth + mapped = 50.3 B per entry
+//	steady state, 1M entries needed: 40.0 B per needed entry (32.1 B per entry held, expired ones included)
 //	snapshot:                        24 B per entry + 52 B
 //
 // So a partition that counts r events per second needs about
-// r × (Horizon + Retention) × 38.5 bytes: with the defaults (48h of
-// lifetime) 6.7 MB per event/s, e.g. 665 MB at 100 events/s.
+// r × (Horizon + Retention) × 40 bytes: with the defaults (48h of
+// lifetime) 6.9 MB per event/s, e.g. 690 MB at 100 events/s (up to 1.5
+// times that before the first entries expire).
 //
 // # Speed
 //
@@ -115,7 +119,7 @@
 // # Cold tier
 //
 // Validation accepts events up to max_event_age (35 days) behind the
-// processing clock, far more than memory can hold at 38.5 bytes per event.
+// processing clock, far more than memory can hold at 40 bytes per event.
 // With Config.Cold set, entries that expire from memory move to a second
 // tier instead of being dropped, and are dropped for good only once
 // t + Horizon < W − MaxAge:
