@@ -25,10 +25,9 @@ tenants:
   - {id: other, plan: big, start: 2026-01-01T00:00:00Z}
 `
 
-// TestCountDoesNotAllocate checks that counting an event that raises
-// nothing costs no allocation, with runaway detection on, once the tenant's
-// state exists.
-func TestCountDoesNotAllocate(t *testing.T) {
+// allocBook returns a book over allocCatalog.
+func allocBook(t *testing.T) *Book {
+	t.Helper()
 	cat, err := catalog.Parse("alloc.yaml", []byte(allocCatalog))
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +36,14 @@ func TestCountDoesNotAllocate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return book
+}
+
+// TestCountDoesNotAllocate checks that counting an event that raises
+// nothing costs no allocation, with runaway detection on, once the tenant's
+// state exists.
+func TestCountDoesNotAllocate(t *testing.T) {
+	book := allocBook(t)
 	start := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
 	tenants := []string{"acme", "other"}
 	var out Output
@@ -61,14 +68,7 @@ func TestCountDoesNotAllocate(t *testing.T) {
 // same tenant with fresh string data, an empty and an unknown name, and
 // many fresh copies, which make the index clear itself.
 func TestAccountLookup(t *testing.T) {
-	cat, err := catalog.Parse("alloc.yaml", []byte(allocCatalog))
-	if err != nil {
-		t.Fatal(err)
-	}
-	book, err := New(Config{}, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
+	book := allocBook(t)
 	for i := range 1000 {
 		for _, id := range []string{"acme", "other"} {
 			fresh := string(append([]byte(nil), id...)) // new data each time
@@ -92,14 +92,7 @@ func TestAccountLookup(t *testing.T) {
 // TestCounted: Counted lists each tenant Count booked usage for once, in
 // the order of their first event, until ClearCounted.
 func TestCounted(t *testing.T) {
-	cat, err := catalog.Parse("alloc.yaml", []byte(allocCatalog))
-	if err != nil {
-		t.Fatal(err)
-	}
-	book, err := New(Config{}, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
+	book := allocBook(t)
 	start := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
 	var out Output
 	count := func(tenants ...string) {
