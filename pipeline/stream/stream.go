@@ -302,6 +302,7 @@ type Runner struct {
 	inflight chan flushResult // receives the writer's result; nil when no writer runs
 
 	records, counted, duplicates, deadLetters, flushes, flushRetries, fenced, replayed, checkpoints atomic.Int64
+	writerWait, pollWait                                                                            atomic.Int64 // ns
 }
 
 // Stats counts what the runner did.
@@ -309,6 +310,12 @@ type Stats struct {
 	Records, Counted, Duplicates, DeadLetters, Flushes, FlushRetries, Fenced int64
 	Checkpoints                                                              int64 // state checkpoints sealed
 	Replayed                                                                 int64 // stored events booked again on take-over (those after the checkpoint)
+	// WriterWait is how long processing stood still waiting for the writer
+	// (an open batch full while the previous flush was being written).
+	WriterWait time.Duration
+	// PollWait is how long the poll loop waited for records from Kafka
+	// (at the tail of a backlog, or when idle, most of the time).
+	PollWait time.Duration
 }
 
 type part struct {
@@ -381,6 +388,7 @@ func (r *Runner) Stats() Stats {
 		Records: r.records.Load(), Counted: r.counted.Load(), Duplicates: r.duplicates.Load(),
 		DeadLetters: r.deadLetters.Load(), Flushes: r.flushes.Load(), FlushRetries: r.flushRetries.Load(),
 		Fenced: r.fenced.Load(), Checkpoints: r.checkpoints.Load(), Replayed: r.replayed.Load(),
+		WriterWait: time.Duration(r.writerWait.Load()), PollWait: time.Duration(r.pollWait.Load()),
 	}
 }
 
@@ -395,7 +403,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}()
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, r.cfg.FlushInterval)
+		polled := r.cfg.Now()
 		fetches := r.cl.PollRecords(pollCtx, r.cfg.MaxPoll)
+		r.pollWait.Add(int64(r.cfg.Now().Sub(polled)))
 		cancel()
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			r.cl.AllowRebalance()
@@ -639,7 +649,9 @@ func (r *Runner) cycle(ctx context.Context, all bool) error {
 			if !all && !full {
 				return nil // keep filling the open batches meanwhile
 			}
+			start := r.cfg.Now()
 			res = <-r.inflight
+			r.writerWait.Add(int64(r.cfg.Now().Sub(start)))
 		}
 		r.inflight = nil
 		if err := r.finish(ctx, res); err != nil {
