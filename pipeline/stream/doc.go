@@ -28,8 +28,9 @@
 // window-delta rows cost 0.4 CPU-s in 3 inserts and 1.7 CPU-s in 30).
 //
 //	poll loop   ──process──▶ open batches ──seal──▶ │ writer: 1 ─ 2 ─ 3 ─ 4 │
-//	              (keeps processing while the writer works; waits only when
-//	               an open batch reaches FlushRecords)
+//	              (keeps processing while the writer works; a batch that
+//	               reaches FlushRecords meanwhile is sealed and set aside for
+//	               the next writer; waits only when a second one fills up)
 //
 // # Per-event cost
 //
@@ -81,9 +82,10 @@
 //     requested position; replaying into a fresh database recounts from
 //     scratch, and dedup drops every resend.
 //   - ClickHouse unavailable: the flush is retried with backoff; the loop
-//     keeps processing until an open batch reaches FlushRecords, then stops
-//     polling, so consumption pauses and memory stays bounded by two flushes
-//     per partition; it resumes by itself.
+//     keeps processing until an open batch reaches FlushRecords (one set
+//     aside, see above, and then one more), then stops polling, so
+//     consumption pauses and memory stays bounded by three batches per
+//     partition; it resumes by itself.
 //   - rebalance: a revoked partition is flushed before it is released; a
 //     lost one is dropped unflushed. The new owner rebuilds as above. A
 //     commit whose range does not start right after the stored Last (a

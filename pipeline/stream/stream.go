@@ -282,9 +282,10 @@ func (c *Config) defaults() {
 // written: on a 2-core machine the pipeline, Kafka and ClickHouse then
 // work at the same time instead of in turns. At most one set of sealed
 // batches is in flight; while it is, open batches keep growing (so inserts
-// get larger under load) until one reaches FlushRecords, when the loop
-// waits for the writer. Per partition, batches are written and committed in
-// offset order.
+// get larger under load) until one reaches FlushRecords: then it is sealed
+// and set aside for the next writer, and the loop waits for the writer only
+// when a partition's second batch is full too. Per partition, batches are
+// written and committed in offset order.
 type Runner struct {
 	cfg   Config
 	cat   *catalog.Catalog
@@ -303,6 +304,7 @@ type Runner struct {
 
 	records, counted, duplicates, deadLetters, flushes, flushRetries, fenced, replayed, checkpoints atomic.Int64
 	writerWait, pollWait                                                                            atomic.Int64 // ns
+	setAside                                                                                        atomic.Int64
 }
 
 // Stats counts what the runner did.
@@ -313,6 +315,9 @@ type Stats struct {
 	// WriterWait is how long processing stood still waiting for the writer
 	// (an open batch full while the previous flush was being written).
 	WriterWait time.Duration
+	// SetAside counts the full batches sealed while the writer was busy
+	// (processing went on into fresh ones).
+	SetAside int64
 	// PollWait is how long the poll loop waited for records from Kafka
 	// (at the tail of a backlog, or when idle, most of the time).
 	PollWait time.Duration
@@ -328,7 +333,8 @@ type part struct {
 	values  [][]byte // scratch: the values of the pending records being processed
 	// spareRaw is the room of a written batch's raw events, for the next batch.
 	spareRaw []RawEvent
-	// unsent holds sealed batches a writer gave up on (the run is
+	// unsent holds sealed batches not written yet: set aside while the
+	// writer was busy (see setAsideFull), or given up on by a writer (the run is
 	// stopping); they are written before any later batch of the partition.
 	unsent []*Batch
 	out    billing.Output
@@ -389,6 +395,7 @@ func (r *Runner) Stats() Stats {
 		DeadLetters: r.deadLetters.Load(), Flushes: r.flushes.Load(), FlushRetries: r.flushRetries.Load(),
 		Fenced: r.fenced.Load(), Checkpoints: r.checkpoints.Load(), Replayed: r.replayed.Load(),
 		WriterWait: time.Duration(r.writerWait.Load()), PollWait: time.Duration(r.pollWait.Load()),
+		SetAside: r.setAside.Load(),
 	}
 }
 
@@ -649,6 +656,9 @@ func (r *Runner) cycle(ctx context.Context, all bool) error {
 			if !all && !full {
 				return nil // keep filling the open batches meanwhile
 			}
+			if !all && r.setAsideFull(r.cfg.Now()) {
+				return nil // full batches sealed for the next writer; go on
+			}
 			start := r.cfg.Now()
 			res = <-r.inflight
 			r.writerWait.Add(int64(r.cfg.Now().Sub(start)))
@@ -688,6 +698,28 @@ func (r *Runner) cycle(ctx context.Context, all bool) error {
 	res := <-ch
 	r.inflight = nil
 	return r.finish(ctx, res)
+}
+
+// setAsideFull seals every full open batch while the writer works, so that
+// processing goes on into a fresh batch instead of waiting: the sealed one
+// waits in unsent for the next writer (ahead of the partition's later
+// batches). A partition sets aside one batch at a time; it reports false,
+// setting nothing aside, when a full partition already has one waiting
+// (then the caller waits for the writer). So a partition holds at most
+// three batches: one being written, one set aside, one open.
+func (r *Runner) setAsideFull(now time.Time) bool {
+	for _, p := range r.parts {
+		if p.batch.records >= r.cfg.FlushRecords && len(p.unsent) > 0 {
+			return false
+		}
+	}
+	for _, p := range r.parts {
+		if p.batch.records >= r.cfg.FlushRecords {
+			p.unsent = append(p.unsent, r.seal(p, now, false))
+			r.setAside.Add(1)
+		}
+	}
+	return true
 }
 
 // seal closes the partition's open batch: its window deltas, watermark and,
@@ -837,10 +869,16 @@ func (r *Runner) finish(ctx context.Context, res flushResult) error {
 		}
 		r.cl.CommitOffsets(ctx, map[string]map[int32]kgo.EpochOffset{r.cfg.Topic: offsets}, nil)
 	}
+	// Batches the writer gave up on go back ahead of any set aside since
+	// (see setAsideFull): per partition, batches are written in order.
+	back := map[*part][]*Batch{}
 	for _, b := range res.unsent {
 		if p := r.parts[b.Partition]; p != nil && !res.fenced[b.Partition] {
-			p.unsent = append(p.unsent, b)
+			back[p] = append(back[p], b)
 		}
+	}
+	for p, bs := range back {
+		p.unsent = append(bs, p.unsent...)
 	}
 	// The raw events of a written batch are not needed any more: their
 	// room holds the partition's next batch (Store.Write keeps nothing).
