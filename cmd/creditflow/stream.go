@@ -209,7 +209,7 @@ func runStreamInner(ctx context.Context, args []string, e *env) error {
 	st := runner.Stats()
 	log.Info().Str("component", "run").Int64("records", st.Records).Int64("counted", st.Counted).
 		Int64("duplicates", st.Duplicates).Int64("dead_letters", st.DeadLetters).Int64("flushes", st.Flushes).
-		Int64("flush_retries", st.FlushRetries).Dur("writer_wait", st.WriterWait).Dur("poll_wait", st.PollWait).Msg("stopped")
+		Int64("flush_retries", st.FlushRetries).Int64("set_aside", st.SetAside).Dur("writer_wait", st.WriterWait).Dur("poll_wait", st.PollWait).Msg("stopped")
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -196,10 +196,12 @@ type Config struct {
 	Group         string        // consumer group; empty means "creditflow"
 	FlushInterval time.Duration // most time a partition's records wait for a flush; zero means 500ms
 	FlushRecords  int           // most records per partition and flush (bounds memory per partition); zero means 100000
-	// MaxPoll is the most records taken per poll; zero means 200000.
+	// MaxPoll is the most records taken per poll; zero means 1000000.
 	// franz-go fetches the next batch from a broker only once the buffered
 	// one is drained, so a poll that takes a whole fetch lets the next
-	// fetch overlap with processing.
+	// fetch overlap with processing (a fetch of 8 MiB per partition holds
+	// about 60k records per partition; the records are in memory already,
+	// taking them costs nothing more).
 	MaxPoll int
 	// FetchPartitionBytes is the most bytes fetched per partition and
 	// request; zero means 8 MiB (the Kafka default of 1 MiB makes small
@@ -250,7 +252,7 @@ func (c *Config) defaults() {
 		c.FlushRecords = 100000
 	}
 	if c.MaxPoll == 0 {
-		c.MaxPoll = 200000
+		c.MaxPoll = 1000000
 	}
 	if c.FetchPartitionBytes == 0 {
 		c.FetchPartitionBytes = 8 << 20
