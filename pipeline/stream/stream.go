@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -911,18 +913,30 @@ func (r *Runner) fault(point string) {
 func (r *Runner) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for topic, parts := range offsets {
-		if topic != r.cfg.Topic {
-			continue
-		}
-		for id := range parts {
+	parts := offsets[r.cfg.Topic]
+	// The partitions load in parallel: each reads its own state from the
+	// Store and builds its own processor and book.
+	type loaded struct {
+		p    *part
+		next int64
+		err  error
+	}
+	ids := slices.Collect(maps.Keys(parts))
+	res := make([]loaded, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
 			p, next, err := r.load(ctx, id)
-			if err != nil {
-				return nil, fmt.Errorf("assign partition %d: %w", id, err)
-			}
-			r.parts[id] = p
-			parts[id] = kgo.NewOffset().At(next).WithEpoch(-1)
+			res[i] = loaded{p, next, err}
+		})
+	}
+	wg.Wait()
+	for i, id := range ids {
+		if err := res[i].err; err != nil {
+			return nil, fmt.Errorf("assign partition %d: %w", id, err)
 		}
+		r.parts[id] = res[i].p
+		parts[id] = kgo.NewOffset().At(res[i].next).WithEpoch(-1)
 	}
 	return offsets, nil
 }
