@@ -59,7 +59,10 @@ tenants:
 	e.produce(topics.Events, lines)
 	ends := e.endOffsets(topics.Events)
 	p := pipeline{topics: topics, db: e.newDB("a"), catalog: catPath}
-	small := "CREDITFLOW_PIPELINE_FLUSH_RECORDS=40"
+	// Small batches, so that every run below has flushes left to crash in:
+	// a batch that fills while the writer works is set aside and the next
+	// write takes both, so a flush holds 10–20 records per partition.
+	small := "CREDITFLOW_PIPELINE_FLUSH_RECORDS=10"
 
 	p.group = e.newGroup("kill9")
 	r := e.startRun("run0-kill9", p, small)
