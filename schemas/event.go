@@ -3,7 +3,10 @@
 // totals, alerts and billing rows. It imports nothing of the pipeline.
 package schemas
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // UsageEvent is one decoded usage record (SPEC 2.1), in either the native or
 // the CloudEvents form.
@@ -90,4 +93,20 @@ type WindowTotal struct {
 	Quantity   Micros
 	Credits    Micros
 	Late       bool // a correction to a window already emitted
+}
+
+// CompareWindows orders window totals by tenant, meter, model and start,
+// which identify a window (its end follows from the width), looking at
+// each field only while the earlier ones are equal.
+func CompareWindows(a, b *WindowTotal) int {
+	if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Meter, b.Meter); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Model, b.Model); c != 0 {
+		return c
+	}
+	return a.Start.Compare(b.Start)
 }

@@ -33,6 +33,17 @@ func coreMix(b *testing.B) (*catalog.Catalog, [][]byte) {
 	}
 }
 
+// benchBook returns a fresh book over cat, with runaway detection in mode
+// "runaway" only.
+func benchBook(b *testing.B, cat *catalog.Catalog, mode string) *Book {
+	b.Helper()
+	book, err := New(Config{NoRunaway: mode != "runaway"}, cat)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return book
+}
+
 // BenchmarkCoreWithAlerts runs the core mix of BenchmarkCore (10k tenants,
 // 2 % duplicates, 5 % out of order) through the partition processor and
 // then, per counted event, through the book: ledger, thresholds, caps and
@@ -54,9 +65,7 @@ func BenchmarkCoreWithAlerts(b *testing.B) {
 					if p, err = partition.New(partition.Config{WatermarkClock: true}, cat); err != nil {
 						b.Fatal(err)
 					}
-					if book, err = New(Config{NoRunaway: mode != "runaway"}, cat); err != nil {
-						b.Fatal(err)
-					}
+					book = benchBook(b, cat, mode)
 					b.StartTimer()
 				}
 				r := p.Process(recs[i%len(recs)], now)
@@ -107,9 +116,7 @@ func BenchmarkCount(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				if i%len(usage) == 0 {
 					b.StopTimer()
-					if book, err = New(Config{NoRunaway: mode != "runaway"}, cat); err != nil {
-						b.Fatal(err)
-					}
+					book = benchBook(b, cat, mode)
 					b.StartTimer()
 				}
 				if err := book.Count(usage[i%len(usage)], &out); err != nil {

@@ -313,12 +313,12 @@ func within(rec, b []byte) bool {
 	return at >= lo && at+uintptr(len(b)) <= lo+uintptr(len(rec))
 }
 
-// nilIfEmpty returns copy, or nil when orig is nil (absent properties).
-func nilIfEmpty(orig, copy []byte) []byte {
+// nilIfEmpty returns c, or nil when orig is nil (absent properties).
+func nilIfEmpty(orig, c []byte) []byte {
 	if orig == nil {
 		return nil
 	}
-	return copy
+	return c
 }
 
 // prefetchWindow starts loading the window slot of a's event, when its

@@ -595,7 +595,8 @@ func (r *Runner) process(ctx context.Context, p *part, rec *kgo.Record, now time
 			Meter: ev.Meter, Model: ev.Model, Quantity: ev.Quantity, Credits: res.Credits,
 			Time: ev.Time, Properties: b.text.copy(ev.Properties), Digest: res.Digest,
 		})
-		if err := r.count(p, alert.Usage{Tenant: ev.Tenant, Meter: ev.Meter, Model: ev.Model, Time: ev.Time, Credits: res.Credits}); err != nil {
+		// The book lists the tenants it counted for (see collect).
+		if err := p.book.Count(alert.Usage{Tenant: ev.Tenant, Meter: ev.Meter, Model: ev.Model, Time: ev.Time, Credits: res.Credits}, &p.out); err != nil {
 			return err
 		}
 		if len(p.out.Alerts) > 0 && r.cfg.AlertsNow != nil {
@@ -607,12 +608,6 @@ func (r *Runner) process(ctx context.Context, p *part, rec *kgo.Record, now time
 		p.out.Reset()
 	}
 	return nil
-}
-
-// count books a counted event into the partition's accounts. The book
-// lists the tenants it counted for (see collect).
-func (r *Runner) count(p *part, u alert.Usage) error {
-	return p.book.Count(u, &p.out)
 }
 
 // changedSince reports whether some tenant's state changed since the last
@@ -1007,7 +1002,7 @@ func (r *Runner) load(ctx context.Context, id int32) (*part, int64, error) {
 	var replayed int
 	err = r.store.Events(ctx, r.cfg.Topic, id, after, pos.Last, func(e RawEvent) error {
 		replayed++
-		err := r.count(p, alert.Usage{Tenant: e.Tenant, Meter: e.Meter, Model: e.Model, Time: e.Time, Credits: e.Credits})
+		err := p.book.Count(alert.Usage{Tenant: e.Tenant, Meter: e.Meter, Model: e.Model, Time: e.Time, Credits: e.Credits}, &p.out)
 		p.out.Reset()
 		return err
 	})

@@ -16,40 +16,9 @@ import (
 // zero until first use), Advance in between, and expects the same rows.
 func TestAddSeriesMatchesAdd(t *testing.T) {
 	t.Parallel()
-	rng := rand.New(rand.NewPCG(9, 10))
-	keys := make([]schemas.WindowKey, 50)
-	for i := range keys {
-		keys[i] = schemas.WindowKey{Tenant: fmt.Sprint("t", i%17), Meter: []string{"a", "b"}[i%2], Model: []string{"", "x", "y"}[i%3]}
-	}
-	byKey, bySeries := mustNew(t, Config{}), mustNew(t, Config{})
-	handles := make([]Series, len(keys))
-	for i := range handles {
-		if i%2 == 0 {
-			handles[i] = bySeries.Series(keys[i])
-		}
-	}
-	var want, got []schemas.WindowTotal
-	at := t0
-	for i := range 20000 {
-		at = at.Add(time.Duration(rng.IntN(20)) * time.Millisecond)
-		t := at.Add(-time.Duration(rng.IntN(40)) * time.Second) // some late
-		k := rng.IntN(len(keys))
-		q := schemas.Micros(rng.IntN(1000))
-		byKey.Add(keys[k], t, q, 2*q)
-		bySeries.AddSeries(&handles[k], &keys[k], t.UnixNano(), q, 2*q)
-		if i%500 == 0 {
-			wm := Watermark(at, byKey.OutOfOrder())
-			want = byKey.Advance(wm, want)
-			got = bySeries.Advance(wm, got)
-		}
-	}
-	want, got = byKey.Flush(want), bySeries.Flush(got)
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("AddSeries rows differ from Add's (-Add +AddSeries):\n%s", diff)
-	}
-	if len(want) < 100 {
-		t.Errorf("only %d rows; the test is too easy", len(want))
-	}
+	compareWithAdd(t, 9, 50, 17, true, func(w *Windows, h *Series, key *schemas.WindowKey, ns int64, q schemas.Micros) {
+		w.AddSeries(h, key, ns, q, 2*q)
+	})
 }
 
 // TestPrefetchChangesNothing is TestAddSeriesMatchesAdd with every add
@@ -57,27 +26,43 @@ func TestAddSeriesMatchesAdd(t *testing.T) {
 // handles, made without the key, as the partition processor does.
 func TestPrefetchChangesNothing(t *testing.T) {
 	t.Parallel()
-	rng := rand.New(rand.NewPCG(11, 12))
-	keys := make([]schemas.WindowKey, 40)
+	compareWithAdd(t, 11, 40, 13, false, func(w *Windows, h *Series, key *schemas.WindowKey, ns int64, q schemas.Micros) {
+		w.Prefetch(*h, ns)
+		if w.Current(*h) {
+			key = nil
+		}
+		w.AddSeries(h, key, ns, q, 2*q)
+	})
+}
+
+// compareWithAdd feeds 20000 random events over n keys (of tenants
+// distinct tenants, some late) to one Windows by Add and to another by
+// add, with a handle kept per key (every other one resolved up front when
+// resolved is set), advances both every 500 events, and expects the same
+// rows.
+func compareWithAdd(t *testing.T, seed uint64, n, tenants int, resolved bool, add func(w *Windows, h *Series, key *schemas.WindowKey, ns int64, q schemas.Micros)) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	keys := make([]schemas.WindowKey, n)
 	for i := range keys {
-		keys[i] = schemas.WindowKey{Tenant: fmt.Sprint("t", i%13), Meter: []string{"a", "b"}[i%2], Model: []string{"", "x", "y"}[i%3]}
+		keys[i] = schemas.WindowKey{Tenant: fmt.Sprint("t", i%tenants), Meter: []string{"a", "b"}[i%2], Model: []string{"", "x", "y"}[i%3]}
 	}
 	byKey, bySeries := mustNew(t, Config{}), mustNew(t, Config{})
 	handles := make([]Series, len(keys))
+	for i := range handles {
+		if resolved && i%2 == 0 {
+			handles[i] = bySeries.Series(keys[i])
+		}
+	}
 	var want, got []schemas.WindowTotal
 	at := t0
 	for i := range 20000 {
 		at = at.Add(time.Duration(rng.IntN(20)) * time.Millisecond)
-		t := at.Add(-time.Duration(rng.IntN(40)) * time.Second) // some late
+		tm := at.Add(-time.Duration(rng.IntN(40)) * time.Second) // some late
 		k := rng.IntN(len(keys))
 		q := schemas.Micros(rng.IntN(1000))
-		byKey.Add(keys[k], t, q, 2*q)
-		bySeries.Prefetch(handles[k], t.UnixNano())
-		if bySeries.Current(handles[k]) {
-			bySeries.AddSeries(&handles[k], nil, t.UnixNano(), q, 2*q)
-		} else {
-			bySeries.AddSeries(&handles[k], &keys[k], t.UnixNano(), q, 2*q)
-		}
+		byKey.Add(keys[k], tm, q, 2*q)
+		add(bySeries, &handles[k], &keys[k], tm.UnixNano(), q)
 		if i%500 == 0 {
 			wm := Watermark(at, byKey.OutOfOrder())
 			want = byKey.Advance(wm, want)
@@ -86,7 +71,7 @@ func TestPrefetchChangesNothing(t *testing.T) {
 	}
 	want, got = byKey.Flush(want), bySeries.Flush(got)
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("rows differ (-Add +Prefetch/AddSeries):\n%s", diff)
+		t.Errorf("rows differ (-Add +AddSeries):\n%s", diff)
 	}
 	if len(want) < 100 {
 		t.Errorf("only %d rows; the test is too easy", len(want))

@@ -1,12 +1,10 @@
 package clickhouse
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/creditflow/creditflow/schemas"
@@ -299,16 +297,14 @@ func (c *windowColumns) insert() *insert {
 
 // sameWindow reports whether a and b are deltas of one window.
 func sameWindow(a, b *schemas.WindowTotal) bool {
-	return a.Tenant == b.Tenant && a.Meter == b.Meter && a.Model == b.Model && a.Start.Equal(b.Start) && a.End.Equal(b.End)
+	return schemas.CompareWindows(a, b) == 0 && a.End.Equal(b.End)
 }
 
 // sortedByWindow reports whether the deltas of each window follow one
-// another: ordered by (tenant, meter, model, start, end).
+// another: ordered by schemas.CompareWindows.
 func sortedByWindow(ds []schemas.WindowTotal) bool {
 	for i := 1; i < len(ds); i++ {
-		a, b := &ds[i-1], &ds[i]
-		if c := cmp.Or(strings.Compare(a.Tenant, b.Tenant), strings.Compare(a.Meter, b.Meter), strings.Compare(a.Model, b.Model),
-			a.Start.Compare(b.Start), a.End.Compare(b.End)); c > 0 {
+		if schemas.CompareWindows(&ds[i-1], &ds[i]) > 0 {
 			return false
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/creditflow/creditflow/schemas"
@@ -198,7 +197,7 @@ func sortAndSum(rows []schemas.WindowTotal) ([]schemas.WindowTotal, error) {
 	out := rows[:1]
 	for i := 1; i < len(rows); i++ {
 		last := &out[len(out)-1]
-		if cmpWindow(last, &rows[i]) == 0 {
+		if schemas.CompareWindows(last, &rows[i]) == 0 {
 			if err := sumWindow(last, &rows[i]); err != nil {
 				return nil, err
 			}
@@ -210,26 +209,12 @@ func sortAndSum(rows []schemas.WindowTotal) ([]schemas.WindowTotal, error) {
 	return out, nil
 }
 
-// windowSlice sorts by cmpWindow without copying rows for each comparison.
+// windowSlice sorts by schemas.CompareWindows without copying rows for each comparison.
 type windowSlice []schemas.WindowTotal
 
 func (s windowSlice) Len() int           { return len(s) }
-func (s windowSlice) Less(i, j int) bool { return cmpWindow(&s[i], &s[j]) < 0 }
+func (s windowSlice) Less(i, j int) bool { return schemas.CompareWindows(&s[i], &s[j]) < 0 }
 func (s windowSlice) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
-
-// cmpWindow orders windows by tenant, meter, model and start.
-func cmpWindow(a, b *schemas.WindowTotal) int {
-	if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.Meter, b.Meter); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.Model, b.Model); c != 0 {
-		return c
-	}
-	return a.Start.Compare(b.Start)
-}
 
 // sumWindow adds src, a delta of the same window, to dst.
 func sumWindow(dst, src *schemas.WindowTotal) error {
@@ -255,7 +240,7 @@ func sumWindow(dst, src *schemas.WindowTotal) error {
 // quantity, credits.
 var windowFormat = runFormat[schemas.WindowTotal]{
 	name:    "windows",
-	cmp:     cmpWindow,
+	cmp:     schemas.CompareWindows,
 	combine: sumWindow,
 	newEncoder: func() func(b []byte, r *schemas.WindowTotal) []byte {
 		var prev [3]string
