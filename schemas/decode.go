@@ -403,11 +403,9 @@ func nativeKey(b []byte, ks int) (slot, end int) {
 	return -1, -1
 }
 
-// plainString scans string content starting at b[i] (just past the opening
-// quote) and returns the offset of the closing quote, or -1 when the string
-// has a byte other than printable ASCII before it (an escape, a control
-// character, UTF-8) or is unterminated: then str must judge it.
-func plainString(b []byte, i int) int {
+// plainStringWords is plainString eight bytes at a time, in Go: the
+// portable version, and the reference the assembly is tested against.
+func plainStringWords(b []byte, i int) int {
 	for ; len(b)-i >= 8; i += 8 {
 		if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 			if j := i + bits.TrailingZeros64(m)>>3; b[j] == '"' {
@@ -595,7 +593,78 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 // in the forms plainMicros takes: a JSON number or a string of
 // digits(.digits)? with 1–12 integer digits (no leading zero in a number)
 // and 1–6 fractional digits. It returns the offset of the comma.
+//
+// The integer and fractional digits are each found and converted eight
+// bytes at a time (digitRun, digits8), which replaces two loops whose
+// length varies from record to record, and so their mispredicted exits,
+// with a few multiplications.
 func canonQuantity(b []byte, i int) (Micros, int, bool) {
+	if len(b)-i < 18 {
+		return canonQuantitySlow(b, i)
+	}
+	le := binary.LittleEndian
+	quoted := b[i] == '"'
+	s := i
+	if quoted {
+		s++
+	}
+	w := le.Uint64(b[s:])
+	nd := digitRun(w)
+	if nd == 0 || nd == 8 || (!quoted && b[s] == '0' && nd > 1) {
+		if nd == 8 {
+			return canonQuantitySlow(b, i)
+		}
+		return 0, 0, false
+	}
+	n := digits8(w, nd) * MicrosPerUnit
+	j := s + nd
+	if b[j] == '.' {
+		f := le.Uint64(b[j+1:])
+		fd := digitRun(f)
+		if fd == 0 || fd > 6 {
+			return 0, 0, false
+		}
+		n += digits8(f, fd) * pow10[6-fd]
+		j += 1 + fd
+	}
+	if quoted {
+		if b[j] != '"' {
+			return 0, 0, false
+		}
+		j++
+	}
+	if b[j] != ',' {
+		return 0, 0, false
+	}
+	return Micros(n), j, true
+}
+
+// digitRun returns how many of the bytes of w (eight input bytes,
+// little-endian) are ASCII digits before the first that is not (8 when all
+// are). A byte is flagged when it is below '0' (the subtraction borrows)
+// or above '9' (the addition reaches the high bit; a byte ≥ 0xba, whose
+// addition wraps, is flagged by the subtraction). A borrow or carry only
+// changes bytes above a truly flagged one, so the lowest flag is exact.
+func digitRun(w uint64) int {
+	m := ((w - ones*'0') | (w + ones*(0x80-'9'-1))) & highs
+	return bits.TrailingZeros64(m) >> 3
+}
+
+// digits8 returns the value of the first n (1–7) bytes of w, which are
+// ASCII digits, the first byte the most significant: they are moved to the
+// top of the word (zero bytes, which count as leading zeros, fill the
+// rest) and combined pairwise three times.
+func digits8(w uint64, n int) uint64 {
+	w = (w << (64 - 8*uint(n))) & (ones * 0x0f) // the digits' values; the zero bytes stay 0
+	w = (w * (10<<8 + 1)) >> 8 & 0x00ff00ff00ff00ff
+	w = (w * (100<<16 + 1)) >> 16 & 0x0000ffff0000ffff
+	return (w * (10000<<32 + 1)) >> 32
+}
+
+// canonQuantitySlow is canonQuantity a byte at a time: for the last bytes
+// of a buffer and integer parts of 8 digits or more, and the reference the
+// word-wise path is tested against.
+func canonQuantitySlow(b []byte, i int) (Micros, int, bool) {
 	quoted := i < len(b) && b[i] == '"'
 	if quoted {
 		i++

@@ -230,3 +230,71 @@ func TestInternFront(t *testing.T) {
 		t.Errorf("%d of %d strings not in the front table", misses, len(want))
 	}
 }
+
+// TestCanonQuantity checks the word-wise canonQuantity against
+// canonQuantitySlow on every shape of quantity it may meet: 0–14 integer
+// digits, 0–8 fractional digits, quoted or not, leading zeros, a missing
+// or wrong closing quote or comma, bytes just below and above the digits,
+// and mutations of all of these, each followed by the rest of a record or
+// by nothing.
+func TestCanonQuantity(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(23, 24))
+	digitsOf := func(n int) string {
+		b := make([]byte, n)
+		for k := range b {
+			b[k] = byte('0' + rng.IntN(10))
+		}
+		if n > 0 && rng.IntN(4) == 0 {
+			b[0] = '0'
+		}
+		return string(b)
+	}
+	tails := []string{`,"time":"2026-01-01T00:00:00.000Z"}`, `,`, ``, `}`, `,"t"`}
+	var inputs, accepted int
+	check := func(v string) {
+		t.Helper()
+		for _, tail := range tails {
+			b := []byte(`"quantity":` + v + tail)
+			i := len(`"quantity":`)
+			inputs++
+			m, e, ok := canonQuantity(b, i)
+			wm, we, wok := canonQuantitySlow(b, i)
+			if m != wm || e != we || ok != wok {
+				t.Fatalf("canonQuantity(%q) = %d, %d, %v; canonQuantitySlow = %d, %d, %v", b[i:], m, e, ok, wm, we, wok)
+			}
+			if ok {
+				accepted++
+			}
+		}
+	}
+	odd := []string{"", "/", ":", "0", "9", "a", "-", "+", "e", ".", `"`, "\x80", "\xb9", "\xff", " "}
+	for in := 0; in <= 14; in++ {
+		for fn := 0; fn <= 8; fn++ {
+			for range 4 {
+				v := digitsOf(in)
+				if fn > 0 || rng.IntN(3) == 0 {
+					v += "." + digitsOf(fn)
+				}
+				for _, q := range []bool{false, true} {
+					w := v
+					if q {
+						w = `"` + v + `"`
+					}
+					check(w)
+					check(w + odd[rng.IntN(len(odd))])
+					if q {
+						check(`"` + v) // no closing quote
+					}
+					for range 4 {
+						check(string(mutate(rng, []byte(w))))
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d inputs, %d accepted", inputs, accepted)
+	if accepted < inputs/10 {
+		t.Errorf("only %d of %d inputs accepted; the test is too weak", accepted, inputs)
+	}
+}

@@ -119,7 +119,7 @@ type Set struct {
 	// that is always empty and stops every scan. Entries are sorted by hi
 	// and each sits at or after its home slot (ordered linear probing).
 	tab    []entry
-	mem    *hugemem.Tables[entry] // owns tab's memory (tables of 4 MiB and more are mapped, see hugemem)
+	mem    *hugemem.Tables[entry] // owns tab's memory (tables of hugemem.MinBytes and more are mapped)
 	cap    int
 	slack  int
 	n      int

@@ -201,12 +201,14 @@
 //
 // # Memory
 //
-// Tables of 4 MiB and more are mapped outside the Go heap (their entries
+// Tables of 1 MiB and more (hugemem.MinBytes) are mapped outside the Go heap (their entries
 // hold no pointers) and advised to use transparent huge pages
 // (package hugemem): probes land at random over the whole table, and with
 // 4 KiB pages nearly every one would also miss the TLB. Measured with
 // BenchmarkCore, interleaved A/B: 621–789 ns/op with, 664–850 without.
-// The mapping is released when a table is replaced and, through a
+// Each mapping starts on a 2 MiB boundary and is rounded up to whole huge
+// pages, without which the kernel backs a small table's ends with 4 KiB
+// pages. The mapping is released when a table is replaced and, through a
 // runtime cleanup, when the Set is collected.
 //
 // # Snapshots

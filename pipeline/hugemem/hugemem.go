@@ -15,19 +15,25 @@ package hugemem
 
 import "unsafe"
 
-// MinBytes is the smallest table mapped outside the heap.
-const MinBytes = 4 << 20
+// MinBytes is the smallest table mapped outside the heap. A mapping is
+// rounded up to whole 2 MiB huge pages, so a table of MinBytes wastes at
+// most as much again; smaller tables mostly stay in the caches anyway.
+const MinBytes = 1 << 20
 
 // Tables owns the mapped tables of one owner (a dedup Set, a Windows). A
 // table is released by Free when it is replaced, and the rest by FreeAll,
 // which the owner arranges to run when it is collected (runtime.AddCleanup).
 // A Tables is not safe for concurrent use.
 type Tables[T any] struct {
-	live map[*T][]byte
+	live map[*T]mapping
 }
 
+// mapping is one mapped table: the bytes the table uses, and the whole
+// mapping they lie in, which unmap releases.
+type mapping struct{ table, whole []byte }
+
 // New returns an empty Tables.
-func New[T any]() *Tables[T] { return &Tables[T]{live: map[*T][]byte{}} }
+func New[T any]() *Tables[T] { return &Tables[T]{live: map[*T]mapping{}} }
 
 // Make returns a zeroed table of n elements.
 func (t *Tables[T]) Make(n int) []T {
@@ -36,12 +42,12 @@ func (t *Tables[T]) Make(n int) []T {
 	if size < MinBytes {
 		return make([]T, n)
 	}
-	m := mapHuge(size)
-	if m == nil {
+	table, whole := mapHuge(size)
+	if table == nil {
 		return make([]T, n)
 	}
-	tab := unsafe.Slice((*T)(unsafe.Pointer(&m[0])), n)
-	t.live[&tab[0]] = m
+	tab := unsafe.Slice((*T)(unsafe.Pointer(&table[0])), n)
+	t.live[&tab[0]] = mapping{table, whole}
 	return tab
 }
 
@@ -54,7 +60,7 @@ func (t *Tables[T]) Free(tab []T) {
 	}
 	if m, ok := t.live[&tab[0]]; ok {
 		delete(t.live, &tab[0])
-		unmap(m)
+		unmap(m.whole)
 	}
 }
 
@@ -65,18 +71,19 @@ func (t *Tables[T]) FreeAll() {
 	}
 	for k, m := range t.live {
 		delete(t.live, k)
-		unmap(m)
+		unmap(m.whole)
 	}
 }
 
-// Mapped returns the bytes mapped outside the heap.
+// Mapped returns the bytes of the tables mapped outside the heap, rounded up
+// to whole huge pages (the unused address space around them not counted).
 func (t *Tables[T]) Mapped() int {
 	if t == nil {
 		return 0
 	}
 	n := 0
 	for _, m := range t.live {
-		n += len(m)
+		n += len(m.table)
 	}
 	return n
 }

@@ -3,6 +3,7 @@ package hugemem
 import (
 	"runtime"
 	"testing"
+	"unsafe"
 )
 
 // TestTables: small tables are heap slices, large ones mapped (on Linux),
@@ -25,7 +26,11 @@ func TestTables(t *testing.T) {
 	}
 	want := 0
 	if runtime.GOOS == "linux" {
-		want = MinBytes * 3
+		// Rounded up to whole huge pages, and aligned to one.
+		want = (MinBytes*3 + 2<<20 - 1) &^ (2<<20 - 1)
+		if at := uintptr(unsafe.Pointer(&big[0])); at%(2<<20) != 0 {
+			t.Fatalf("mapped table at %#x: not aligned to a huge page", at)
+		}
 	}
 	if got := tabs.Mapped(); got != want {
 		t.Fatalf("Mapped = %d, want %d", got, want)
