@@ -243,9 +243,11 @@ func (s *Set) Prefetch(k Key) {
 	schemas.Prefetch(p + 192)
 }
 
-// CheckKey is Check for the (tenant, id) whose key is k = KeyOf(tenant, id).
-func (s *Set) CheckKey(k Key, t time.Time, digest uint64) Result {
-	return s.check(k.Hi, k.Lo, clampMillis(t.UnixMilli()), foldDigest(digest))
+// CheckKey is Check for the (tenant, id) whose key is k = KeyOf(tenant, id)
+// and whose event time is ms, t.UnixMilli(): a caller that holds the time in
+// Unix units already saves the conversion.
+func (s *Set) CheckKey(k Key, ms int64, digest uint64) Result {
+	return s.check(k.Hi, k.Lo, clampMillis(ms), foldDigest(digest))
 }
 
 func clampMillis(ms int64) int64 {

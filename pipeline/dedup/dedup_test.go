@@ -152,7 +152,7 @@ func TestCheckKeyMatchesCheck(t *testing.T) {
 			t.Fatalf("KeyOf(%q, %q) = %v, want {%x %x}", tenant, id, k, hi, lo)
 		}
 		b.Prefetch(k)
-		if got := b.CheckKey(k, at, d); got != want {
+		if got := b.CheckKey(k, at.UnixMilli(), d); got != want {
 			t.Fatalf("event %d: CheckKey = %v, Check = %v", i, got, want)
 		}
 	}

@@ -233,3 +233,13 @@ func TestProcessBatchAhead(t *testing.T) {
 		t.Fatalf("only %d records announced", announced)
 	}
 }
+
+// TestFloorMillis: floorMillis agrees with time.Time.UnixMilli, before 1970
+// too, which is what dedup's CheckKey is given in its place.
+func TestFloorMillis(t *testing.T) {
+	for _, ns := range []int64{0, 1, 999_999, 1_000_000, -1, -999_999, -1_000_000, -1_000_001, 1767225600123456789, -62135596800_000_000_1} {
+		if got, want := floorMillis(ns), time.Unix(0, ns).UnixMilli(); got != want {
+			t.Errorf("floorMillis(%d) = %d, want %d", ns, got, want)
+		}
+	}
+}

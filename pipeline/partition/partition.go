@@ -187,7 +187,8 @@ func New(cfg Config, cat *catalog.Catalog) (*Processor, error) {
 func (p *Processor) Process(rec []byte, now time.Time) Result {
 	a := &p.one
 	p.decode(a, rec, false)
-	return p.finish(a, now, false)
+	nowNs, nowOK := fastNanos(now)
+	return p.finish(a, now, nowNs, nowOK, false)
 }
 
 // Lookahead is how many records ProcessBatch decodes ahead of the one it
@@ -217,6 +218,7 @@ const windowAhead = 3
 // order as each record is finished.
 func (p *Processor) ProcessBatch(recs [][]byte, now time.Time, each func(i int, r Result) error) error {
 	n := len(recs)
+	nowNs, nowOK := fastNanos(now)
 	for i := range min(n, Lookahead) {
 		p.decodeAhead(&p.ring[i], recs[i])
 	}
@@ -229,7 +231,7 @@ func (p *Processor) ProcessBatch(recs [][]byte, now time.Time, each func(i int, 
 			}
 		}
 		a := &p.ring[i%Lookahead]
-		if err := each(i, p.finish(a, now, true)); err != nil {
+		if err := each(i, p.finish(a, now, nowNs, nowOK, true)); err != nil {
 			return err
 		}
 		if j := i + Lookahead; j < n {
@@ -271,11 +273,13 @@ type decoded struct {
 	err *schemas.RecordError
 	sh  uint64
 	dk  dedup.Key
+	ns  int64 // ev.Time in Unix nanoseconds, when nsOK (see fastNanos)
 	own []byte // ev's id and properties when they must outlive the decoder's scratch
 	// The series' cache entry as prefetchWindow found it (nil if it did
 	// not), valid while the cache's moves is still moves.
 	s     *series
 	moves uint32
+	nsOK  bool
 }
 
 // decode decodes rec into a and starts loading the series cache slot and
@@ -294,6 +298,7 @@ func (p *Processor) decode(a *decoded, rec []byte, keep bool) {
 		return
 	}
 	a.err, a.s = nil, nil
+	a.ns, a.nsOK = fastNanos(ev.Time)
 	if keep && (!within(rec, ev.ID) || !within(rec, ev.Properties)) {
 		a.own = append(append(a.own[:0], ev.ID...), ev.Properties...)
 		ev.ID, ev.Properties = a.own[:len(ev.ID):len(ev.ID)], nilIfEmpty(ev.Properties, a.own[len(ev.ID):])
@@ -330,15 +335,16 @@ func (p *Processor) prefetchWindow(a *decoded) {
 	ev := &a.ev
 	a.s, a.moves = p.cache.findHashed(ev.Tenant, ev.Meter, ev.Model, a.sh), p.cache.moves
 	if s := a.s; s != nil {
-		if ns, ok := fastNanos(ev.Time); ok {
-			p.windows.Prefetch(s.win, ns)
+		if a.nsOK {
+			p.windows.Prefetch(s.win, a.ns)
 		}
 	}
 }
 
 // finish takes a decoded record through the remaining checks, dedup and
-// its window. windowAsked says that prefetchWindow ran for a.
-func (p *Processor) finish(a *decoded, now time.Time, windowAsked bool) Result {
+// its window. nowNs, nowOK are fastNanos(now). windowAsked says that
+// prefetchWindow ran for a.
+func (p *Processor) finish(a *decoded, now time.Time, nowNs int64, nowOK, windowAsked bool) Result {
 	p.stats.Records++
 	if a.err != nil {
 		return p.dead(a.err)
@@ -356,9 +362,8 @@ func (p *Processor) finish(a *decoded, now time.Time, windowAsked bool) Result {
 		}
 	}
 	pr := &p.cache.pairs[s.pair]
-	ns, ok := fastNanos(ev.Time)
-	nowNs, nowOK := fastNanos(now)
-	if !ok || !nowOK || !p.maxFast {
+	ns := a.ns
+	if !a.nsOK || !nowOK || !p.maxFast {
 		return p.processSlow(ev, s, now)
 	}
 	if !windowAsked {
@@ -389,7 +394,7 @@ func (p *Processor) finish(a *decoded, now time.Time, windowAsked bool) Result {
 		return p.dead(creditsOutOfRange(ev, rate))
 	}
 	d := digestFrom(pr.digest, ev, ns)
-	if r, dup := p.verdict(p.seen.CheckKey(dk, ev.Time, d), ev, d); dup {
+	if r, dup := p.verdict(p.seen.CheckKey(dk, floorMillis(ns), d), ev, d); dup {
 		return r
 	}
 	p.stats.Counted++
@@ -548,6 +553,16 @@ func fastNanos(t time.Time) (int64, bool) {
 		return 0, false
 	}
 	return sec*1e9 + int64(t.Nanosecond()), true
+}
+
+// floorMillis returns Unix nanoseconds ns in whole Unix milliseconds,
+// rounded down, as time.Time.UnixMilli does.
+func floorMillis(ns int64) int64 {
+	ms := ns / 1e6
+	if ns%1e6 < 0 {
+		ms--
+	}
+	return ms
 }
 
 // clampedNanos returns t in Unix nanoseconds, or math.MinInt64 (math.MaxInt64)
