@@ -273,7 +273,7 @@ type decoded struct {
 	err *schemas.RecordError
 	sh  uint64
 	dk  dedup.Key
-	ns  int64 // ev.Time in Unix nanoseconds, when nsOK (see fastNanos)
+	ns  int64  // ev.Time in Unix nanoseconds, when nsOK (see fastNanos)
 	own []byte // ev's id and properties when they must outlive the decoder's scratch
 	// The series' cache entry as prefetchWindow found it (nil if it did
 	// not), valid while the cache's moves is still moves.
