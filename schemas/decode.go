@@ -371,7 +371,7 @@ func nativeKey(b []byte, ks int) (slot, end int) {
 	if len(b)-ks < 12 {
 		return -1, -1
 	}
-	w := binary.LittleEndian.Uint64(b[ks:])
+	w := at8(b, ks)
 	switch byte(w) {
 	case 'i':
 		if w&(1<<24-1) == wordID {
@@ -407,7 +407,7 @@ func nativeKey(b []byte, ks int) (slot, end int) {
 // portable version, and the reference the assembly is tested against.
 func plainStringWords(b []byte, i int) int {
 	for ; len(b)-i >= 8; i += 8 {
-		if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+		if m := special8(at8(b, i)); m != 0 {
 			if j := i + bits.TrailingZeros64(m)>>3; b[j] == '"' {
 				return j
 			}
@@ -438,6 +438,13 @@ func (d *Decoder) stringValue(b []byte, i int) int {
 	}
 	return e
 }
+
+// at8 returns the little-endian word at b[i:i+8]. Slicing to a fixed length
+// costs one bounds check, where b[i:] costs two and a pointer mask.
+func at8(b []byte, i int) uint64 { return binary.LittleEndian.Uint64(b[i : i+8]) }
+
+// at4 returns the little-endian 32-bit word at b[i:i+4].
+func at4(b []byte, i int) uint32 { return binary.LittleEndian.Uint32(b[i : i+4]) }
 
 // Pieces of the canonical layout, as little-endian words.
 const (
@@ -474,7 +481,7 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 	}
 	idE := plainString(b, 7)
 	if idE < 0 || idE > lim || uint(idE-7)-1 >= MaxKeyLen ||
-		le.Uint64(b[idE:]) != canonTenant || le.Uint32(b[idE+8:]) != canonTenant2 {
+		at8(b, idE) != canonTenant || at4(b, idE+8) != canonTenant2 {
 		return false
 	}
 	// A tenant in d.rawTen or d.tenants is valid (only valid tenants get
@@ -488,7 +495,7 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 	if ts > lim {
 		return false
 	}
-	tw0, tw1 := le.Uint64(b[ts:]), le.Uint64(b[ts+8:])
+	tw0, tw1 := at8(b, ts), at8(b, ts+8)
 	d.rawTen.prefetch(tw0, tw1)
 	te := -1
 	if m := special8(tw0); m != 0 {
@@ -498,7 +505,7 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 	} else {
 		te = plainString(b, ts+16)
 	}
-	if te < 0 || te > lim || le.Uint64(b[te:]) != canonMeter || le.Uint32(b[te+8:])&(1<<24-1) != canonColon {
+	if te < 0 || te > lim || at8(b, te) != canonMeter || at4(b, te+8)&(1<<24-1) != canonColon {
 		return false // also when te is not a quote, since canonMeter begins with one
 	}
 	ms := te + 11
@@ -515,7 +522,7 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 	var model []byte
 	var modelName string
 	mds := -1
-	if le.Uint64(b[i:]) == canonModel && le.Uint32(b[i+8:])&(1<<24-1) == canonColon {
+	if at8(b, i) == canonModel && at4(b, i+8)&(1<<24-1) == canonColon {
 		mds = i + 11
 		var e int
 		if modelName, e = d.rawName(b, mds); e < 0 {
@@ -529,11 +536,11 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 		}
 		i = e
 	}
-	if le.Uint64(b[i:]) != canonQuant || le.Uint32(b[i+8:]) != canonQuant2 || b[i+12] != ':' {
+	if at8(b, i) != canonQuant || at4(b, i+8) != canonQuant2 || b[i+12] != ':' {
 		return false
 	}
 	qty, i, ok := canonQuantity(b, i+13)
-	if !ok || i > lim || le.Uint64(b[i:]) != canonTime || b[i+8] != '"' {
+	if !ok || i > lim || at8(b, i) != canonTime || b[i+8] != '"' {
 		return false
 	}
 	t, n, ok := d.minute.parsePrefix(b[i+9:])
@@ -546,7 +553,7 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 	}
 	i++
 	var props []byte
-	if i <= lim && le.Uint64(b[i:]) == canonProp && le.Uint32(b[i+8:]) == canonProp2 &&
+	if i <= lim && at8(b, i) == canonProp && at4(b, i+8) == canonProp2 &&
 		b[i+12] == '"' && b[i+13] == ':' && b[i+14] == '{' {
 		e := flatObject(b, i+14)
 		if e < 0 {
@@ -602,13 +609,12 @@ func canonQuantity(b []byte, i int) (Micros, int, bool) {
 	if len(b)-i < 18 {
 		return canonQuantitySlow(b, i)
 	}
-	le := binary.LittleEndian
 	quoted := b[i] == '"'
 	s := i
 	if quoted {
 		s++
 	}
-	w := le.Uint64(b[s:])
+	w := at8(b, s)
 	nd := digitRun(w)
 	if nd == 0 || nd == 8 || (!quoted && b[s] == '0' && nd > 1) {
 		if nd == 8 {
@@ -619,7 +625,7 @@ func canonQuantity(b []byte, i int) (Micros, int, bool) {
 	n := digits8(w, nd) * MicrosPerUnit
 	j := s + nd
 	if b[j] == '.' {
-		f := le.Uint64(b[j+1:])
+		f := at8(b, j+1)
 		fd := digitRun(f)
 		if fd == 0 || fd > 6 {
 			return 0, 0, false
@@ -1204,7 +1210,7 @@ func newRawSlot(b []byte, i int, s string) rawSlot {
 	if len(b)-i < 16 {
 		return rawSlot{}
 	}
-	return rawSlot{binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:]), s}
+	return rawSlot{at8(b, i), at8(b, i+8), s}
 }
 
 // match reports the offset of the closing quote of the string that
@@ -1247,7 +1253,7 @@ func (d *Decoder) rawName(b []byte, i int) (string, int) {
 	if len(b)-i < 16 {
 		return "", -1
 	}
-	w0, w1 := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
+	w0, w1 := at8(b, i), at8(b, i+8)
 	set := d.rawNames[rawHash(w0, w1)>>58*2:][:2]
 	for k := range set {
 		if r := &set[k]; r.w0 == w0 && r.w1 == w1 && len(r.s) != 0 {
@@ -1364,7 +1370,7 @@ func frontWords(v []byte) (w0, w1 uint64) {
 	n := len(v)
 	if cap(v) >= 16 {
 		x := v[:16] // bytes past len(v) are read, then masked off
-		w0, w1 = binary.LittleEndian.Uint64(x), binary.LittleEndian.Uint64(x[8:])
+		w0, w1 = binary.LittleEndian.Uint64(x), at8(x, 8)
 		switch {
 		case n < 8:
 			w0 &= 1<<(8*n) - 1

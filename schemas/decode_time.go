@@ -1,7 +1,6 @@
 package schemas
 
 import (
-	"encoding/binary"
 	"time"
 )
 
@@ -154,8 +153,7 @@ func (c *minuteCache) parsePrefix(s []byte) (time.Time, int, bool) {
 	if len(s) < len("2006-01-02T15:04:05Z") {
 		return time.Time{}, 0, false
 	}
-	le := binary.LittleEndian
-	p0, p1, p2 := le.Uint64(s), le.Uint64(s[8:]), le.Uint32(s[16:])&(1<<24-1)
+	p0, p1, p2 := at8(s, 0), at8(s, 8), at4(s, 16)&(1<<24-1)
 	if c.set && p0 == c.p0 && p1 == c.p1 && p2 == c.p2 {
 		return parseFraction(s, c.base)
 	}

@@ -25,8 +25,9 @@ const (
 	foldK = 0x9e3779b97f4a7c15
 )
 
-// keyHash returns the 128-bit key (hi, lo) of (tenant, id).
-func keyHash(tenant string, id []byte) (hi, lo uint64) {
+// keyHashRef is the definition of the key (hi, lo) of (tenant, id), which
+// keyHash computes (hash_fast.go, hash_portable.go).
+func keyHashRef(tenant string, id []byte) (hi, lo uint64) {
 	a, b := absorb(uint64(seedA), uint64(seedB), tenant)
 	return absorb(a, b, id)
 }

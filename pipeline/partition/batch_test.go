@@ -243,3 +243,22 @@ func TestFloorMillis(t *testing.T) {
 		}
 	}
 }
+
+// TestAbsorbBytes: absorbBytes, which may read words in place, equals its
+// definition absorb for every length from 0 to 80 at every alignment.
+func TestAbsorbBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	buf := make([]byte, 96)
+	for k := range buf {
+		buf[k] = byte(rng.Uint32())
+	}
+	for n := 0; n <= 80; n++ {
+		for off := range 8 {
+			b := buf[off : off+n]
+			h := rng.Uint64()
+			if got, want := absorbBytes(h, b), absorb(h, b); got != want {
+				t.Fatalf("absorbBytes(%#x, %q) = %#x, absorb %#x", h, b, got, want)
+			}
+		}
+	}
+}

@@ -688,7 +688,7 @@ func digestPrefix(meter, model string) uint64 {
 func digestFrom(h uint64, ev *schemas.UsageEvent, ns int64) uint64 {
 	h = step(h, uint64(ev.Quantity))
 	h = step(h, uint64(ns))
-	h = absorb(h, ev.Properties)
+	h = absorbBytes(h, ev.Properties)
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
