@@ -195,6 +195,9 @@ func (p *Processor) Process(rec []byte, now time.Time) Result {
 // finishes.
 const Lookahead = 8
 
+// Lookahead must be a power of two: ProcessBatch indexes its ring by mask.
+var _ [0]struct{} = [Lookahead & (Lookahead - 1)]struct{}{}
+
 // windowAhead is how many records ahead of the one it finishes
 // ProcessBatch starts loading the window slot; the series cache slot that
 // names the window was requested Lookahead − windowAhead records earlier.
@@ -224,13 +227,13 @@ func (p *Processor) ProcessBatch(recs [][]byte, now time.Time, each func(i int, 
 	}
 	for i := range n {
 		if j := i + windowAhead; j < n {
-			a := &p.ring[j%Lookahead]
+			a := &p.ring[j&(Lookahead-1)]
 			p.prefetchWindow(a)
 			if p.ahead != nil && a.err == nil {
 				p.ahead.Near(&a.ev)
 			}
 		}
-		a := &p.ring[i%Lookahead]
+		a := &p.ring[i&(Lookahead-1)]
 		if err := each(i, p.finish(a, now, nowNs, nowOK, true)); err != nil {
 			return err
 		}
