@@ -471,6 +471,11 @@ const (
 // escapes and every field valid. It reports false for anything else, and
 // then DecodeUsage tries usageFast; so, like usageFast, it accepts only
 // records that the general path accepts, and fills ev as it would.
+//
+// Fields go into ev as soon as they are known, not at the end: Go keeps no
+// register across a call, so every value still to be stored would be
+// spilled and reloaded around each scan it calls. On false, ev is partly
+// written; usageFast and usageGeneral then set every field.
 func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 	le := binary.LittleEndian
 	// Every piece below is checked against len(b) - 16, so that the word
@@ -484,6 +489,7 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 		at8(b, idE) != canonTenant || at4(b, idE+8) != canonTenant2 {
 		return false
 	}
+	ev.ID = b[7:idE]
 	// A tenant in d.rawTen or d.tenants is valid (only valid tenants get
 	// there); any other is checked. Tenants, meters and models are first
 	// looked up by the 16 bytes that follow their opening quote (see
@@ -518,14 +524,15 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 	if me > lim {
 		return false
 	}
+	ev.Meter = meter // "" until interned, at the end, when rawName missed
 	i := me
 	var model []byte
-	var modelName string
 	mds := -1
+	ev.Model = ""
 	if at8(b, i) == canonModel && at4(b, i+8)&(1<<24-1) == canonColon {
 		mds = i + 11
 		var e int
-		if modelName, e = d.rawName(b, mds); e < 0 {
+		if ev.Model, e = d.rawName(b, mds); e < 0 {
 			if e = plainString(b, mds); e < 0 || e-mds > MaxKeyLen {
 				return false
 			}
@@ -543,16 +550,18 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 	if !ok || i > lim || at8(b, i) != canonTime || b[i+8] != '"' {
 		return false
 	}
+	ev.Quantity = qty
 	t, n, ok := d.minute.parsePrefix(b[i+9:])
 	if !ok {
 		return false
 	}
+	ev.Time = t
 	i += 9 + n
 	if i >= len(b) || b[i] != '"' {
 		return false
 	}
 	i++
-	var props []byte
+	ev.Properties = nil
 	if i <= lim && at8(b, i) == canonProp && at4(b, i+8) == canonProp2 &&
 		b[i+12] == '"' && b[i+13] == ':' && b[i+14] == '{' {
 		e := flatObject(b, i+14)
@@ -562,7 +571,7 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 				return false
 			}
 		}
-		props, i = b[i+14:e], e
+		ev.Properties, i = b[i+14:e], e
 	}
 	if i >= len(b) || b[i] != '}' || (i+1 != len(b) && skipWS(b, i+1) != len(b)) {
 		return false
@@ -578,21 +587,15 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 		}
 		d.rawTen.insert(b, ts, tenant)
 	}
-	if meter == "" {
-		meter = d.internRecent(b[ms:me])
-		d.addRawName(b, ms, meter)
+	ev.Tenant = tenant
+	if ev.Meter == "" {
+		ev.Meter = d.internRecent(b[ms:me])
+		d.addRawName(b, ms, ev.Meter)
 	}
 	if len(model) > 0 {
-		modelName = d.internRecent(model)
-		d.addRawName(b, mds, modelName)
+		ev.Model = d.internRecent(model)
+		d.addRawName(b, mds, ev.Model)
 	}
-	ev.ID = b[7:idE]
-	ev.Tenant = tenant
-	ev.Meter = meter
-	ev.Model = modelName
-	ev.Quantity = qty
-	ev.Time = t
-	ev.Properties = props
 	return true
 }
 
