@@ -112,7 +112,7 @@ type Decoder struct {
 	recent   [64]string // direct-mapped cache in front of interned, for meters and models
 	tenants  internFront
 	rawTen   rawFront     // tenants of canonical records, by their raw bytes
-	rawNames [128]rawSlot // meters and models of canonical records, by their raw bytes: 64 sets of 2
+	rawNames [64][2]rawSlot // meters and models of canonical records, by their raw bytes: 64 sets of 2
 	minute   minuteCache
 	errOff   int    // offset of the syntax error
 	errMsg   string // what the syntax error is
@@ -502,7 +502,7 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 		return false
 	}
 	tw0, tw1 := at8(b, ts), at8(b, ts+8)
-	d.rawTen.prefetch(tw0, tw1)
+	tj := d.rawTen.prefetch(tw0, tw1)
 	te := -1
 	if m := special8(tw0); m != 0 {
 		te = ts + bits.TrailingZeros64(m)>>3
@@ -576,7 +576,7 @@ func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
 	if i >= len(b) || b[i] != '}' || (i+1 != len(b) && skipWS(b, i+1) != len(b)) {
 		return false
 	}
-	tenant, rawTenant := d.rawTen.lookup(b, ts, te, tw0, tw1)
+	tenant, rawTenant := d.rawTen.lookup(b, ts, te, tw0, tw1, tj)
 	if !rawTenant {
 		var known bool
 		if tenant, known = d.tenants.lookup(b[ts:te]); !known {
@@ -1246,7 +1246,7 @@ func (d *Decoder) addRawName(b []byte, i int, s string) {
 	if len(r.s) == 0 {
 		return
 	}
-	set := d.rawNames[rawHash(r.w0, r.w1)>>58*2:][:2]
+	set := &d.rawNames[rawHash(r.w0, r.w1)>>58]
 	set[1], set[0] = set[0], r
 }
 
@@ -1257,12 +1257,16 @@ func (d *Decoder) rawName(b []byte, i int) (string, int) {
 		return "", -1
 	}
 	w0, w1 := at8(b, i), at8(b, i+8)
-	set := d.rawNames[rawHash(w0, w1)>>58*2:][:2]
-	for k := range set {
-		if r := &set[k]; r.w0 == w0 && r.w1 == w1 && len(r.s) != 0 {
-			if e := r.match(b, i); e >= 0 {
-				return r.s, e
-			}
+	set := &d.rawNames[rawHash(w0, w1)>>58]
+	// The two slots, unrolled.
+	if r := &set[0]; r.w0 == w0 && r.w1 == w1 && len(r.s) != 0 {
+		if e := r.match(b, i); e >= 0 {
+			return r.s, e
+		}
+	}
+	if r := &set[1]; r.w0 == w0 && r.w1 == w1 && len(r.s) != 0 {
+		if e := r.match(b, i); e >= 0 {
+			return r.s, e
 		}
 	}
 	return "", -1
@@ -1281,22 +1285,26 @@ type rawFront struct {
 }
 
 // prefetch asks the CPU to start loading the first slot that lookup will
-// probe for the key w0, w1.
-func (f *rawFront) prefetch(w0, w1 uint64) {
-	if f.slots != nil {
-		j := int(rawHash(w0^f.seed, w1)) & (len(f.slots) - 1)
-		Prefetch(uintptr(unsafe.Pointer(&f.slots[j])))
+// probe for the key w0, w1, and returns its index for lookup (-1 while the
+// table is empty).
+func (f *rawFront) prefetch(w0, w1 uint64) int {
+	if f.slots == nil {
+		return -1
 	}
+	j := int(rawHash(w0^f.seed, w1)) & (len(f.slots) - 1)
+	Prefetch(uintptr(unsafe.Pointer(&f.slots[j])))
+	return j
 }
 
 // lookup returns the tenant at b[i], whose closing quote is at b[e] and
-// whose first 16 bytes (i+16 ≤ len(b)) are w0, w1, if the table has it.
-func (f *rawFront) lookup(b []byte, i, e int, w0, w1 uint64) (string, bool) {
-	if f.slots == nil {
+// whose first 16 bytes (i+16 ≤ len(b)) are w0, w1, if the table has it. j
+// is what prefetch returned for w0, w1; the table must not have changed
+// since.
+func (f *rawFront) lookup(b []byte, i, e int, w0, w1 uint64, j int) (string, bool) {
+	if j < 0 {
 		return "", false
 	}
 	mask := len(f.slots) - 1
-	j := int(rawHash(w0^f.seed, w1)) & mask
 	for range maxFrontProbe {
 		r := &f.slots[j]
 		if len(r.s) == 0 {
