@@ -102,7 +102,9 @@ const maxNesting = 10000
 // whitespace, no escapes, scalar values) is skipped by a scanner of its
 // own; any other goes to the general one. The records of
 // partition.BenchmarkCore (canonical, about 205 bytes with a UUID id and
-// properties) cost about 1350 instructions each.
+// properties) cost about 1300 instructions each. String contents are
+// scanned 16 bytes at a time on amd64 (plainString, SSE2), and quantities'
+// digits 8 at a time (canonQuantity).
 type Decoder struct {
 	interned map[string]string
 	idBuf    []byte // decoded id when it contains escapes
