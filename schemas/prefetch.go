@@ -11,3 +11,9 @@ package schemas
 //
 //go:noescape
 func Prefetch(addr uintptr)
+
+// Prefetch4 is Prefetch of the four consecutive cache lines from addr (256
+// bytes), in one call.
+//
+//go:noescape
+func Prefetch4(addr uintptr)

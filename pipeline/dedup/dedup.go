@@ -237,10 +237,7 @@ func (s *Set) Prefetch(k Key) {
 	// next free slot, which at loads of 0.6–0.8 lies several slots further:
 	// the home slot's cache line and the next three (about 10 slots).
 	p := uintptr(unsafe.Pointer(&s.tab[s.home(k.Hi)]))
-	schemas.Prefetch(p)
-	schemas.Prefetch(p + 64)
-	schemas.Prefetch(p + 128)
-	schemas.Prefetch(p + 192)
+	schemas.Prefetch4(p)
 }
 
 // CheckKey is Check for the (tenant, id) whose key is k = KeyOf(tenant, id)
