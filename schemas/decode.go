@@ -113,7 +113,7 @@ type Decoder struct {
 	slots    [numSlots]span
 	recent   [64]string // direct-mapped cache in front of interned, for meters and models
 	tenants  internFront
-	rawTen   rawFront     // tenants of canonical records, by their raw bytes
+	rawTen   rawFront       // tenants of canonical records, by their raw bytes
 	rawNames [64][2]rawSlot // meters and models of canonical records, by their raw bytes: 64 sets of 2
 	minute   minuteCache
 	errOff   int    // offset of the syntax error
