@@ -1735,7 +1735,108 @@ func (d *Decoder) literal(b []byte, i int, lit string, kind valueKind) (int, val
 // past the object, or -1 when the object is not of that shape (which
 // includes every invalid one), leaving it to the general scanner. What it
 // accepts is valid JSON, so the record's outcome does not depend on it.
+//
+// An object that ends within 64 bytes (most properties) is walked from
+// quote to quote on bit masks (flatObjectMasked); any other, and any the
+// masks cannot settle, is scanned byte by byte (flatObjectScan). Both
+// accept exactly the same objects.
 func flatObject(b []byte, i int) int {
+	if n := len(b) - i; n >= 16 {
+		if e, ok := flatObjectMasked(b, i, min(n, 64)); ok {
+			return e
+		}
+	}
+	return flatObjectScan(b, i)
+}
+
+// flatObjectMasked is flatObject for an object that ends within the n
+// (16–64) bytes from b[i]: stringMasks classifies them at once, then the
+// walk jumps from each opening quote to the next quote, which closes the
+// string (an escape would be a special byte). Every string's content lies
+// inside the object, and no byte of a flat object outside its strings is
+// special, so one test that the object holds no special byte at all stands
+// for a plainString scan of each string. It reports false, undecided,
+// for anything else: an object it cannot settle within n bytes, or one
+// that is not flat and compact.
+func flatObjectMasked(b []byte, i, n int) (int, bool) {
+	w := b[i : i+n]
+	quotes, special := stringMasks(w)
+	k := 1
+	if w[1] == '}' {
+		return i + 2, true
+	}
+	for {
+		if k >= n || w[k] != '"' {
+			return 0, false
+		}
+		r := quotes >> uint(k+1)
+		if r == 0 {
+			return 0, false
+		}
+		k += 2 + bits.TrailingZeros64(r) // past the key's closing quote
+		if k+1 >= n || w[k] != ':' {
+			return 0, false
+		}
+		switch k++; w[k] {
+		case '"':
+			if r = quotes >> uint(k+1); r == 0 {
+				return 0, false
+			}
+			k += 2 + bits.TrailingZeros64(r)
+		case 't':
+			if !hasAt(w, k, "true") {
+				return 0, false
+			}
+			k += 4
+		case 'f':
+			if !hasAt(w, k, "false") {
+				return 0, false
+			}
+			k += 5
+		case 'n':
+			if !hasAt(w, k, "null") {
+				return 0, false
+			}
+			k += 4
+		default:
+			var msg string
+			if k, msg = scanNumber(w, k); msg != "" {
+				return 0, false
+			}
+		}
+		if k >= n {
+			return 0, false
+		}
+		switch w[k] {
+		case ',':
+			k++
+		case '}':
+			if k++; special&(^uint64(0)>>uint(64-k)) != 0 {
+				return 0, false
+			}
+			return i + k, true
+		default:
+			return 0, false
+		}
+	}
+}
+
+// stringMasksBytes is stringMasks a byte at a time: the portable version,
+// and the reference the assembly is tested against.
+func stringMasksBytes(b []byte) (quotes, special uint64) {
+	for k, c := range b[:min(len(b), 64)] {
+		if c == '"' {
+			quotes |= 1 << uint(k)
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			special |= 1 << uint(k)
+		}
+	}
+	return quotes, special
+}
+
+// flatObjectScan is flatObject a string at a time.
+func flatObjectScan(b []byte, i int) int {
 	i++
 	if i < len(b) && b[i] == '}' {
 		return i + 1

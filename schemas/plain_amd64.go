@@ -8,3 +8,11 @@ package schemas
 //
 //go:noescape
 func plainString(b []byte, i int) int
+
+// stringMasks returns, for 16 ≤ len(b) ≤ 64, the bit masks of the bytes
+// of b that are '"' (quotes) and of those that need attention inside a
+// string (special: '\\', control characters, bytes ≥ 0x80), bit k for
+// b[k]. Assembly; stringMasksBytes is the portable version.
+//
+//go:noescape
+func stringMasks(b []byte) (quotes, special uint64)

@@ -102,3 +102,69 @@ fail:
 quote:
 	MOVQ AX, ret+32(FP)
 	RET
+
+// func stringMasks(b []byte) (quotes, special uint64)
+//
+// For len(b) in [16, 64]: bit k of quotes is set when b[k] is '"', and bit
+// k of special when b[k] needs attention inside a string ('\\', below 0x20
+// or ≥ 0x80, as in plainString). Whole 16-byte blocks are classified in
+// turn; a last, partial block is read as the final 16 bytes of b, its bits
+// for bytes already classified shifted out.
+TEXT ·stringMasks(SB), NOSPLIT, $0-40
+	MOVQ b_base+0(FP), SI
+	MOVQ b_len+8(FP), BX
+	MOVOU plainConst<>+0(SB), X1
+	MOVOU plainConst<>+16(SB), X2
+	MOVOU plainConst<>+32(SB), X3
+	XORQ R8, R8 // quotes
+	XORQ R9, R9 // special
+	XORQ AX, AX // offset of the next block
+	LEAQ -16(BX), R10 // the last offset a whole load may start at
+
+mblock:
+	MOVOU (SI)(AX*1), X0
+	MOVO    X0, X4
+	PCMPEQB X1, X4
+	PMOVMSKB X4, DX
+	MOVO    X0, X5
+	PCMPEQB X2, X5
+	MOVO    X3, X6
+	PCMPGTB X0, X6
+	POR     X6, X5
+	PMOVMSKB X5, DI
+	MOVQ AX, CX
+	SHLQ CX, DX
+	SHLQ CX, DI
+	ORQ  DX, R8
+	ORQ  DI, R9
+	ADDQ $16, AX
+	CMPQ AX, R10
+	JBE  mblock
+
+	CMPQ AX, BX
+	JEQ  mdone
+	// The last 16 bytes, from R10; the first AX - R10 were classified.
+	MOVOU (SI)(R10*1), X0
+	MOVO    X0, X4
+	PCMPEQB X1, X4
+	PMOVMSKB X4, DX
+	MOVO    X0, X5
+	PCMPEQB X2, X5
+	MOVO    X3, X6
+	PCMPGTB X0, X6
+	POR     X6, X5
+	PMOVMSKB X5, DI
+	MOVQ AX, CX
+	SUBQ R10, CX
+	SHRQ CX, DX
+	SHRQ CX, DI
+	MOVQ AX, CX
+	SHLQ CX, DX
+	SHLQ CX, DI
+	ORQ  DX, R8
+	ORQ  DI, R9
+
+mdone:
+	MOVQ R8, quotes+24(FP)
+	MOVQ R9, special+32(FP)
+	RET

@@ -7,3 +7,9 @@ package schemas
 // has a byte other than printable ASCII before it (an escape, a control
 // character, UTF-8) or is unterminated: then str must judge it.
 func plainString(b []byte, i int) int { return plainStringWords(b, i) }
+
+// stringMasks returns, for 16 ≤ len(b) ≤ 64, the bit masks of the bytes
+// of b that are '"' (quotes) and of those that need attention inside a
+// string (special: '\\', control characters, bytes ≥ 0x80), bit k for
+// b[k].
+func stringMasks(b []byte) (quotes, special uint64) { return stringMasksBytes(b) }
