@@ -9,6 +9,25 @@ DATA plainConst<>+32(SB)/8, $0x2020202020202020
 DATA plainConst<>+40(SB)/8, $0x2020202020202020
 GLOBL plainConst<>(SB), RODATA|NOPTR, $48
 
+// LOADCONST loads the constants CLASSIFY compares with.
+#define LOADCONST \
+	MOVOU plainConst<>+0(SB), X1; \
+	MOVOU plainConst<>+16(SB), X2; \
+	MOVOU plainConst<>+32(SB), X3
+
+// CLASSIFY sets, for the 16 bytes in X0, X4 to 0xff where a byte is '"'
+// (X1 holds 16 of them) and X5 to 0xff where a byte needs attention inside
+// a string: '\\' (X2), or below 0x20 (X3) as a signed byte, which takes in
+// the control characters and every byte ≥ 0x80. X6 is scratch.
+#define CLASSIFY \
+	MOVO    X0, X4; \
+	PCMPEQB X1, X4; \
+	MOVO    X0, X5; \
+	PCMPEQB X2, X5; \
+	MOVO    X3, X6; \
+	PCMPGTB X0, X6; \
+	POR     X6, X5
+
 // func plainString(b []byte, i int) int
 //
 // 16 bytes per step with SSE2 (part of every amd64 CPU): a byte needs
@@ -28,21 +47,13 @@ TEXT ·plainString(SB), NOSPLIT, $0-40
 	CMPQ BX, $16
 	JB   short
 
-	MOVOU plainConst<>+0(SB), X1
-	MOVOU plainConst<>+16(SB), X2
-	MOVOU plainConst<>+32(SB), X3
+	LOADCONST
 	LEAQ -16(CX), BX // the last offset a whole load may start at
 
 block:
 	MOVOU (SI)(AX*1), X0
-	MOVO    X0, X4
-	PCMPEQB X1, X4
-	MOVO    X0, X5
-	PCMPEQB X2, X5
-	MOVO    X3, X6
-	PCMPGTB X0, X6
+	CLASSIFY
 	POR     X5, X4
-	POR     X6, X4
 	PMOVMSKB X4, DX
 	TESTL DX, DX
 	JNZ   found
@@ -58,14 +69,8 @@ block:
 	SUBQ BX, R8
 	MOVQ BX, AX
 	MOVOU (SI)(AX*1), X0
-	MOVO    X0, X4
-	PCMPEQB X1, X4
-	MOVO    X0, X5
-	PCMPEQB X2, X5
-	MOVO    X3, X6
-	PCMPGTB X0, X6
+	CLASSIFY
 	POR     X5, X4
-	POR     X6, X4
 	PMOVMSKB X4, DX
 	MOVQ R8, CX
 	SHRL CX, DX
@@ -113,9 +118,7 @@ quote:
 TEXT ·stringMasks(SB), NOSPLIT, $0-40
 	MOVQ b_base+0(FP), SI
 	MOVQ b_len+8(FP), BX
-	MOVOU plainConst<>+0(SB), X1
-	MOVOU plainConst<>+16(SB), X2
-	MOVOU plainConst<>+32(SB), X3
+	LOADCONST
 	XORQ R8, R8 // quotes
 	XORQ R9, R9 // special
 	XORQ AX, AX // offset of the next block
@@ -123,14 +126,8 @@ TEXT ·stringMasks(SB), NOSPLIT, $0-40
 
 mblock:
 	MOVOU (SI)(AX*1), X0
-	MOVO    X0, X4
-	PCMPEQB X1, X4
+	CLASSIFY
 	PMOVMSKB X4, DX
-	MOVO    X0, X5
-	PCMPEQB X2, X5
-	MOVO    X3, X6
-	PCMPGTB X0, X6
-	POR     X6, X5
 	PMOVMSKB X5, DI
 	MOVQ AX, CX
 	SHLQ CX, DX
@@ -145,14 +142,8 @@ mblock:
 	JEQ  mdone
 	// The last 16 bytes, from R10; the first AX - R10 were classified.
 	MOVOU (SI)(R10*1), X0
-	MOVO    X0, X4
-	PCMPEQB X1, X4
+	CLASSIFY
 	PMOVMSKB X4, DX
-	MOVO    X0, X5
-	PCMPEQB X2, X5
-	MOVO    X3, X6
-	PCMPGTB X0, X6
-	POR     X6, X5
 	PMOVMSKB X5, DI
 	MOVQ AX, CX
 	SUBQ R10, CX
