@@ -479,11 +479,10 @@ const (
 // spilled and reloaded around each scan it calls. On false, ev is partly
 // written; usageFast and usageGeneral then set every field.
 func (d *Decoder) usageCanonical(b []byte, ev *UsageEvent) bool {
-	le := binary.LittleEndian
 	// Every piece below is checked against len(b) - 16, so that the word
 	// loads never run past the end: a record this short is not common.
 	lim := len(b) - 16
-	if lim < 0 || le.Uint64(b)&(1<<56-1) != canonID {
+	if lim < 0 || at8(b, 0)&(1<<56-1) != canonID {
 		return false
 	}
 	idE := plainString(b, 7)

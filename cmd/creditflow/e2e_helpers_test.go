@@ -771,17 +771,11 @@ func assertTotals(t *testing.T, what string, want, got totals) {
 	t.Error(b.String())
 }
 
+// cmpKeys orders window keys as the sinks order windows.
 func cmpKeys(a, b winKey) int {
-	if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.Meter, b.Meter); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.Model, b.Model); c != 0 {
-		return c
-	}
-	return a.Start.Compare(b.Start)
+	return schemas.CompareWindows(
+		&schemas.WindowTotal{WindowKey: schemas.WindowKey{Tenant: a.Tenant, Meter: a.Meter, Model: a.Model}, Start: a.Start},
+		&schemas.WindowTotal{WindowKey: schemas.WindowKey{Tenant: b.Tenant, Meter: b.Meter, Model: b.Model}, Start: b.Start})
 }
 
 func fmtTotal(m totals, k winKey) string {
