@@ -310,7 +310,10 @@ func (f *fixture) runner(t *testing.T, store Store, pub Publisher, fault func(st
 
 func (f *fixture) runnerWith(t *testing.T, cfg Config, store Store, pub Publisher) *Runner {
 	t.Helper()
-	cfg.FlushInterval, cfg.FlushRecords, cfg.MaxPoll = 50*time.Millisecond, 400, 300
+	cfg.FlushInterval, cfg.MaxPoll = 50*time.Millisecond, 300
+	if cfg.FlushRecords == 0 {
+		cfg.FlushRecords = 400
+	}
 	cfg.RetryMin, cfg.RetryMax, cfg.Log = 5*time.Millisecond, 20*time.Millisecond, zerolog.Nop()
 	r, err := New(cfg, f.cat, store, pub, kgo.SeedBrokers(f.cluster.ListenAddrs()...))
 	if err != nil {
@@ -484,7 +487,11 @@ func TestCheckpointsAcrossCrashes(t *testing.T) {
 	var ticks atomic.Int64
 	base := time.Now()
 	clock := func() time.Time { return base.Add(time.Duration(ticks.Add(1)) * 2 * time.Second) }
-	cfg := Config{CheckpointInterval: 15 * time.Second, FullCheckpointEvery: 3, Now: clock}
+	// Flushes of 100 records: a full batch is set aside while the writer
+	// works, so with larger ones a run could commit the whole fixture before
+	// its crash point, leaving the later runs nothing to crash in or take
+	// over.
+	cfg := Config{CheckpointInterval: 15 * time.Second, FullCheckpointEvery: 3, Now: clock, FlushRecords: 100}
 
 	clean, cleanPub := newMemStore(), &memPub{}
 	ctx, cancel := context.WithCancel(context.Background())
