@@ -73,6 +73,7 @@ type Windows struct {
 	series   []schemas.WindowKey // series registry by id; id 0 is unused
 	index    seriesIndex         // registered series by key
 	free     []int32             // ids of reclaimed series, for reuse
+	ranks    ranks               // the order of the series, for sorting emissions
 	epoch    uint32              // bumped by every reclaim; handles of an older epoch are stale
 	reclaim  int                 // reclaim unreferenced series when this many are registered
 	live     []bool              // scratch for reclaiming
@@ -242,6 +243,7 @@ func (w *Windows) register(key schemas.WindowKey, h uint32) int32 {
 		w.series = append(w.series, key)
 	}
 	w.index.insert(id, h)
+	w.ranks.registered(id)
 	return id
 }
 
@@ -267,6 +269,7 @@ func (w *Windows) reclaimSeries() {
 		w.free = append(w.free, int32(id))
 	}
 	w.index.rebuild(w.series, live, kept)
+	w.ranks.reclaimed(live)
 	clear(live)
 	w.live = live[:0]
 	w.epoch++
@@ -459,8 +462,8 @@ func (w *Windows) emitSpilled(all bool) {
 	w.spilled = kept
 }
 
-// sortKey orders emitted totals cheaply: the first 16 bytes of the tenant
-// as integers decide most comparisons.
+// sortKey orders emitted totals cheaply: by (p0, p1), and only on a tie by
+// comparing the totals.
 type sortKey struct {
 	p0, p1 uint64
 	i      int32
@@ -485,10 +488,13 @@ func (w *Windows) key(x *emitted) *schemas.WindowKey {
 // appendSorted appends the gathered totals to out in the order (Tenant,
 // Meter, Model, Start, Late), then forgets them.
 func (w *Windows) appendSorted(out []schemas.WindowTotal) []schemas.WindowTotal {
-	keys := w.keys[:0]
-	for i := range w.out {
-		p0, p1 := prefix16(w.key(&w.out[i]).Tenant)
-		keys = append(keys, sortKey{p0, p1, int32(i)})
+	keys, ok := w.rankedKeys(w.keys[:0])
+	if !ok {
+		keys = keys[:0]
+		for i := range w.out {
+			p0, p1 := prefix16(w.key(&w.out[i]).Tenant)
+			keys = append(keys, sortKey{p0, p1, int32(i)})
+		}
 	}
 	w.tmp = sortKeys(keys, w.tmp, func(a, b int32) int { return w.compare(&w.out[a], &w.out[b]) })
 	out = slices.Grow(out, len(keys))
@@ -504,9 +510,44 @@ func (w *Windows) appendSorted(out []schemas.WindowTotal) []schemas.WindowTotal 
 	return out
 }
 
-// sortKeys sorts keys, by their prefixes and then by cmp of their indices.
-// It radix-sorts on the prefixes, skipping bytes that all keys share, then
-// sorts each run of equal prefixes with cmp. tmp is scratch space,
+// rankedKeys appends to keys the sort keys of the gathered totals that
+// order them by (series rank, start, late), ranking pending series first
+// (see ranks), and reports true; or reports false, having appended some,
+// when that order does not apply: a set-aside row is among them (it has no
+// series), or their starts lie 2³¹ widths apart or more.
+func (w *Windows) rankedKeys(keys []sortKey) ([]sortKey, bool) {
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	pending := false
+	for i := range w.out {
+		x := &w.out[i]
+		if x.row >= 0 {
+			return keys, false
+		}
+		lo, hi = min(lo, x.e.start), max(hi, x.e.start)
+		pending = pending || w.ranks.of[x.e.sid] == 0
+	}
+	if len(w.out) > 0 && uint64(hi-lo)/uint64(w.widthNs) >= 1<<31 {
+		return keys, false
+	}
+	if pending {
+		w.rank()
+	}
+	for i := range w.out {
+		x := &w.out[i]
+		late := uint64(0)
+		if x.late {
+			late = 1
+		}
+		// Starts are whole widths apart: the window index from lo orders them.
+		p0 := uint64(w.ranks.of[x.e.sid])<<32 | uint64(x.e.start-lo)/uint64(w.widthNs)<<1 | late
+		keys = append(keys, sortKey{p0: p0, i: int32(i)})
+	}
+	return keys, true
+}
+
+// sortKeys sorts keys, by (p0, p1) and then by cmp of their indices.
+// It radix-sorts on (p0, p1), skipping bytes that all keys share, then
+// sorts each run of equal (p0, p1) with cmp. tmp is scratch space,
 // returned for reuse.
 func sortKeys(keys, tmp []sortKey, cmpIdx func(a, b int32) int) []sortKey {
 	byIdx := func(a, b sortKey) int { return cmpIdx(a.i, b.i) }

@@ -451,6 +451,66 @@ func TestSortRows(t *testing.T) {
 	}
 }
 
+// TestSortRanked checks the order of emissions sorted by series rank (see
+// ranks): series registered between emissions, reclaims that free some of
+// them and reuse their ids for other keys, late corrections spread over
+// several starts, and a final Flush. Every emission must come out in
+// compareRows order.
+func TestSortRanked(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 8))
+	tenants := []string{"", "a", "a\x00", "b", "tenant-1", "tenant-10", "tenant-2", "tenant-100000000000000001", "tenant-100000000000000002"}
+	for range 150 {
+		tenants = append(tenants, fmt.Sprintf("tenant-%d", rng.IntN(100000)))
+	}
+	key := func() schemas.WindowKey {
+		return schemas.WindowKey{
+			Tenant: tenants[rng.IntN(len(tenants))],
+			Meter:  []string{"", "m1", "m2"}[rng.IntN(3)],
+			Model:  []string{"", "x", "y"}[rng.IntN(3)],
+		}
+	}
+	w := mustNew(t, Config{Width: time.Minute, OutOfOrder: 2 * time.Minute})
+	maxT := t0
+	rows, reclaims := 0, 0
+	check := func(what string, out []schemas.WindowTotal) {
+		t.Helper()
+		if !slices.IsSortedFunc(out, func(a, b schemas.WindowTotal) int { return compareRows(&a, &b) }) {
+			t.Fatalf("%s: rows out of order:\n%v", what, out)
+		}
+		rows += len(out)
+	}
+	for round := range 300 {
+		w.reclaim = 60 // reclaim often: ids are freed and reused for other keys
+		epoch := w.epoch
+		for range 1 + rng.IntN(120) {
+			at := maxT.Add(time.Duration(rng.IntN(90)-60) * time.Second)
+			if rng.IntN(10) == 0 {
+				at = at.Add(-time.Duration(rng.IntN(10)) * time.Minute) // late, behind the watermark
+			}
+			w.Add(key(), at, 1, 1)
+			if at.After(maxT) {
+				maxT = at
+			}
+		}
+		if w.epoch != epoch {
+			reclaims++
+		}
+		maxT = maxT.Add(time.Duration(rng.IntN(40)) * time.Second)
+		check(fmt.Sprint("round ", round), w.Advance(Watermark(maxT, w.OutOfOrder()), nil))
+	}
+	check("flush", w.Flush(nil))
+	// Starts more than 2³¹ widths apart do not fit the ranked sort key.
+	w = mustNew(t, Config{Width: time.Nanosecond, OutOfOrder: NoOutOfOrder})
+	for i := range 40 {
+		w.Add(key(), t0.Add(time.Duration(i%4)*3*time.Second), 1, 1)
+	}
+	check("wide", w.Flush(nil))
+	if rows < 5000 || reclaims < 20 {
+		t.Fatalf("%d rows and %d reclaims: the test does not exercise ranking", rows, reclaims)
+	}
+}
+
 // compareRows is the order of emitted rows: (Tenant, Meter, Model, Start,
 // Late), then their sums.
 func compareRows(a, b *schemas.WindowTotal) int {
