@@ -498,7 +498,8 @@ func (w *Windows) appendSorted(out []schemas.WindowTotal) []schemas.WindowTotal 
 	}
 	w.tmp = sortKeys(keys, w.tmp, func(a, b int32) int { return w.compare(&w.out[a], &w.out[b]) })
 	out = slices.Grow(out, len(keys))
-	for _, k := range keys {
+	for j, k := range keys {
+		w.prefetchRow(keys, j)
 		if x := &w.out[k.i]; x.row >= 0 {
 			out = append(out, w.rows[x.row])
 		} else {
@@ -509,6 +510,25 @@ func (w *Windows) appendSorted(out []schemas.WindowTotal) []schemas.WindowTotal 
 	w.out, w.rows, w.keys = w.out[:0], w.rows[:0], keys[:0]
 	return out
 }
+
+// prefetchRow starts loading, while the rows before are written, what the
+// rows a little further in keys read at random: the gathered total of the
+// (j+2·rowAhead)th, and the series key of the (j+rowAhead)th. (An
+// emission of many rows would otherwise wait for a cache miss or two per
+// row: the registry of series and the gathered totals are large, and
+// sorted order visits them at random.)
+func (w *Windows) prefetchRow(keys []sortKey, j int) {
+	if j+2*rowAhead < len(keys) {
+		schemas.Prefetch(uintptr(unsafe.Pointer(&w.out[keys[j+2*rowAhead].i])))
+	}
+	if j+rowAhead < len(keys) {
+		if x := &w.out[keys[j+rowAhead].i]; x.row < 0 {
+			schemas.Prefetch(uintptr(unsafe.Pointer(&w.series[x.e.sid])))
+		}
+	}
+}
+
+const rowAhead = 8
 
 // rankedKeys appends to keys the sort keys of the gathered totals that
 // order them by (series rank, start, late), ranking pending series first
