@@ -7,18 +7,19 @@ import "slices"
 // that has been ranked holds a rank, and ranks increase with (Tenant,
 // Meter, Model). A series registered since the last ranking has rank 0
 // until the next emission that includes it ranks every pending series at
-// once: it sorts them (p log p comparisons for p pending) and merges them
-// into the ranked ones (one pass over all), then renumbers. Once a
-// partition has seen its tenants, emissions find their series ranked and
-// compare no string.
+// once (see rank). Once a partition has seen its tenants, emissions find
+// their series ranked and compare no string.
 //
 // Ranks need not be consecutive: a reclaim drops the ranked series it
 // frees and leaves the others' ranks as they are, which still increase.
 type ranks struct {
-	of      []uint32 // rank by series id; 0: not ranked
-	sorted  []int32  // ranked series ids, in key order
-	pending []int32  // registered series ids without a rank, in no order
-	merged  []int32  // scratch for the merge
+	of      []uint32  // rank by series id; 0: not ranked
+	sorted  []int32   // ranked series ids, in key order
+	pending []int32   // registered series ids without a rank, in no order
+	merged  []int32   // scratch for the merge
+	keys    []sortKey // scratch for sorting pending
+	tmp     []sortKey
+	order   []int32 // scratch: pending, sorted
 }
 
 // registered notes that series id was just registered (its id may be a
@@ -39,28 +40,51 @@ func (r *ranks) reclaimed(live []bool) {
 	r.pending = slices.DeleteFunc(r.pending, dead)
 }
 
-// rank ranks every pending series of w.
+// rank ranks every pending series of w: it sorts them (like an emission
+// without ranks, see sortKeys), finds where each
+// goes among the ranked ones by galloping from where the one before went,
+// and renumbers. That costs O(p log p + p log(r/p)) comparisons for p
+// pending and r ranked series (a few per pending series, however many are
+// ranked), plus one pass over the ranks without comparisons, so that an
+// emission that brings a handful of new series costs little more than one
+// that brings none.
 func (w *Windows) rank() {
 	r := &w.ranks
 	if len(r.pending) == 0 {
 		return
 	}
 	byKey := func(a, b int32) int { return compareKeys(&w.series[a], &w.series[b]) }
-	slices.SortFunc(r.pending, byKey)
-	m := r.merged[:0]
-	i, j := 0, 0
-	for i < len(r.sorted) && j < len(r.pending) {
-		if byKey(r.sorted[i], r.pending[j]) < 0 {
-			m = append(m, r.sorted[i])
-			i++
-		} else {
-			m = append(m, r.pending[j])
-			j++
-		}
+	// Sorted as emissions used to be: by the tenants' first 16 bytes, then
+	// by comparison within equal prefixes.
+	keys := r.keys[:0]
+	for k, id := range r.pending {
+		p0, p1 := prefix16(w.series[id].Tenant)
+		keys = append(keys, sortKey{p0, p1, int32(k)})
 	}
-	m = append(append(m, r.sorted[i:]...), r.pending[j:]...)
+	r.tmp = sortKeys(keys, r.tmp, func(a, b int32) int { return byKey(r.pending[a], r.pending[b]) })
+	order := r.order[:0]
+	for _, k := range keys {
+		order = append(order, r.pending[k.i])
+	}
+	m := r.merged[:0]
+	i := 0 // r.sorted[:i] is in m, and precedes every pending series left
+	for _, id := range order {
+		// Gallop: every ranked series before lo precedes id; none from
+		// hi-1 on does (or hi passed the end).
+		lo, hi, step := i, i+1, 1
+		for hi <= len(r.sorted) && byKey(r.sorted[hi-1], id) < 0 {
+			lo, step = hi, 2*step
+			hi = lo + step
+		}
+		hi = min(hi, len(r.sorted))
+		k, _ := slices.BinarySearchFunc(r.sorted[lo:hi], id, byKey)
+		m = append(append(m, r.sorted[i:lo+k]...), id)
+		i = lo + k
+	}
+	m = append(m, r.sorted[i:]...)
 	for k, id := range m {
 		r.of[id] = uint32(k + 1)
 	}
 	r.merged, r.sorted, r.pending = r.sorted[:0], m, r.pending[:0]
+	r.keys, r.order = keys[:0], order[:0]
 }

@@ -531,10 +531,18 @@ func (w *Windows) prefetchRow(keys []sortKey, j int) {
 const rowAhead = 8
 
 // rankedKeys appends to keys the sort keys of the gathered totals that
-// order them by (series rank, start, late), ranking pending series first
-// (see ranks), and reports true; or reports false, having appended some,
-// when that order does not apply: a set-aside row is among them (it has no
-// series), or their starts lie 2³¹ widths apart or more.
+// order them by (series rank, start, late), and reports true; or reports
+// false, having appended some, when that order does not apply: a set-aside
+// row is among them (it has no series), their starts lie 2³¹ widths apart
+// or more, or a series among them is pending while too few are pending to
+// rank them now.
+//
+// Pending series are ranked once they number a quarter of the ranked ones:
+// each ranking then costs a few comparisons per pending series and one
+// pass over the ranks (see rank), O(1) per series registered. Ranking at
+// every emission that has a new series would cost that pass each time,
+// and a partition that keeps meeting new tenants (a replay of a few hours'
+// events) has one in most emissions.
 func (w *Windows) rankedKeys(keys []sortKey) ([]sortKey, bool) {
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	pending := false
@@ -550,6 +558,9 @@ func (w *Windows) rankedKeys(keys []sortKey) ([]sortKey, bool) {
 		return keys, false
 	}
 	if pending {
+		if 4*len(w.ranks.pending) < len(w.ranks.sorted) {
+			return keys, false
+		}
 		w.rank()
 	}
 	for i := range w.out {

@@ -511,6 +511,39 @@ func TestSortRanked(t *testing.T) {
 	}
 }
 
+// TestRankOrder registers series in batches of very different sizes (a
+// few new series among many ranked ones, and the other way round), ranks
+// after each, and checks that the ranks of all registered series increase
+// in key order.
+func TestRankOrder(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(9, 10))
+	w := mustNew(t, Config{})
+	w.reclaim = 1 << 30 // no reclaim: every series stays registered
+	registered := map[schemas.WindowKey]bool{}
+	for batch := range 60 {
+		n := 1 + rng.IntN(3)
+		if batch%7 == 0 {
+			n = 1 + rng.IntN(3000)
+		}
+		for range n {
+			k := schemas.WindowKey{Tenant: fmt.Sprintf("t%d", rng.IntN(20000)), Meter: fmt.Sprint("m", rng.IntN(3))}
+			w.Series(k)
+			registered[k] = true
+		}
+		w.rank()
+		if len(w.ranks.sorted) != len(registered) || len(w.ranks.pending) != 0 {
+			t.Fatalf("batch %d: %d ranked, %d pending, %d registered", batch, len(w.ranks.sorted), len(w.ranks.pending), len(registered))
+		}
+		for i := 1; i < len(w.ranks.sorted); i++ {
+			a, b := w.ranks.sorted[i-1], w.ranks.sorted[i]
+			if compareKeys(&w.series[a], &w.series[b]) >= 0 || w.ranks.of[a] >= w.ranks.of[b] {
+				t.Fatalf("batch %d: %v (rank %d) before %v (rank %d)", batch, w.series[a], w.ranks.of[a], w.series[b], w.ranks.of[b])
+			}
+		}
+	}
+}
+
 // compareRows is the order of emitted rows: (Tenant, Meter, Model, Start,
 // Late), then their sums.
 func compareRows(a, b *schemas.WindowTotal) int {
