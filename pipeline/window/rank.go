@@ -5,10 +5,11 @@ import "slices"
 // ranks orders the registered series by key, so that an emission sorts
 // its rows by small integers instead of comparing strings: every series
 // that has been ranked holds a rank, and ranks increase with (Tenant,
-// Meter, Model). A series registered since the last ranking has rank 0
-// until the next emission that includes it ranks every pending series at
-// once (see rank). Once a partition has seen its tenants, emissions find
-// their series ranked and compare no string.
+// Meter, Model). A series registered since the last ranking is pending,
+// with rank 0, until pending series number a quarter of the ranked ones
+// and an emission that includes one ranks them all at once (see rank and
+// rankedKeys). Once a partition has seen its tenants, emissions find their
+// series ranked and compare no string.
 //
 // Ranks need not be consecutive: a reclaim drops the ranked series it
 // frees and leaves the others' ranks as they are, which still increase.
@@ -41,13 +42,11 @@ func (r *ranks) reclaimed(live []bool) {
 }
 
 // rank ranks every pending series of w: it sorts them (like an emission
-// without ranks, see sortKeys), finds where each
-// goes among the ranked ones by galloping from where the one before went,
-// and renumbers. That costs O(p log p + p log(r/p)) comparisons for p
-// pending and r ranked series (a few per pending series, however many are
-// ranked), plus one pass over the ranks without comparisons, so that an
-// emission that brings a handful of new series costs little more than one
-// that brings none.
+// without ranks, see sortKeys), finds where each goes among the ranked
+// ones by galloping from where the one before went, and renumbers. That
+// costs O(p log p + p log(r/p)) comparisons for p pending and r ranked
+// series (a few per pending series, however many are ranked), plus one
+// pass over the ranks without comparisons.
 func (w *Windows) rank() {
 	r := &w.ranks
 	if len(r.pending) == 0 {
