@@ -84,7 +84,9 @@
 // them, one pass to renumber). Until then an emission that includes one,
 // and one with rows set aside on overflow (which have no series), falls
 // back to a radix pass on the first 16 bytes of the tenant and comparison
-// within equal prefixes.
+// within equal prefixes. Ranks cost 12 bytes per registered series (the
+// rank, the order, the scratch of a merge), and ranking takes another 56
+// bytes per pending series while it runs.
 //
 // Measured (BenchmarkAdd: 10k tenants × 3 meters × 2 models, 5% of events
 // up to 30s out of order, Advance every 4096 events; go1.26 on a shared
