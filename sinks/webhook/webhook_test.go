@@ -522,7 +522,14 @@ func TestEnqueueNeverBlocksOnHangingServer(t *testing.T) {
 		}
 	}))
 	t.Cleanup(func() { close(release) }) // before srv.Close: cleanups run last-in first-out
-	s := mustNew(t, Config{URL: srv.URL, Secret: testSecret, Client: srv.Client(), Timeout: 500 * time.Millisecond})
+	// The receiver holds the first request until the attempt times out.
+	// Enqueue must return meanwhile: the calls below all complete while
+	// that request is still in flight and nothing was delivered, which
+	// they could not if one waited for the receiver. (Their time is
+	// logged, not asserted: this checks that Enqueue does not wait, not
+	// how fast it is.)
+	const attempt = 2 * time.Second
+	s := mustNew(t, Config{URL: srv.URL, Secret: testSecret, Client: srv.Client(), Timeout: attempt})
 	stop := startRun(t, s)
 	s.Enqueue(alert("first"))
 	select {
@@ -532,24 +539,20 @@ func TestEnqueueNeverBlocksOnHangingServer(t *testing.T) {
 	}
 
 	as := alerts(20000)
-	budget := 50 * time.Millisecond
-	if raceEnabled {
-		budget *= 10 // the race detector instruments every copy of an Alert
-	}
 	start := time.Now()
 	for i := range as {
 		s.Enqueue(as[i])
 	}
+	st := s.Stats()
 	elapsed := time.Since(start)
 	t.Logf("20000 Enqueue calls: %s", elapsed)
-	if elapsed > budget {
-		t.Errorf("20000 Enqueue calls took %s with the receiver hanging, want < %s", elapsed, budget)
+	if elapsed >= attempt {
+		t.Fatalf("20000 Enqueue calls took %s, as long as the hanging attempt lasts: Enqueue waited for the receiver (or the machine was too slow to tell)", elapsed)
 	}
-	st := s.Stats()
 	if st.Queued != 10000 || st.Dropped != 10000 || st.InFlight != 1 || st.Delivered != 0 {
 		t.Errorf("Stats = %+v, want 10000 queued, 10000 dropped, 1 in flight", st)
 	}
-	stop() // Run gives up after the 500ms drain
+	stop() // Run gives up after draining for the attempt timeout
 }
 
 func TestConcurrentEnqueue(t *testing.T) {
