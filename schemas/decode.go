@@ -1259,15 +1259,11 @@ func (d *Decoder) rawName(b []byte, i int) (string, int) {
 	}
 	w0, w1 := at8(b, i), at8(b, i+8)
 	set := &d.rawNames[rawHash(w0, w1)>>58]
-	// The two slots, unrolled.
-	if r := &set[0]; r.w0 == w0 && r.w1 == w1 && len(r.s) != 0 {
-		if e := r.match(b, i); e >= 0 {
-			return r.s, e
-		}
-	}
-	if r := &set[1]; r.w0 == w0 && r.w1 == w1 && len(r.s) != 0 {
-		if e := r.match(b, i); e >= 0 {
-			return r.s, e
+	for k := range set { // a fixed-size array: no bounds checks
+		if r := &set[k]; r.w0 == w0 && r.w1 == w1 && len(r.s) != 0 {
+			if e := r.match(b, i); e >= 0 {
+				return r.s, e
+			}
 		}
 	}
 	return "", -1
@@ -1382,7 +1378,7 @@ func frontWords(v []byte) (w0, w1 uint64) {
 	n := len(v)
 	if cap(v) >= 16 {
 		x := v[:16] // bytes past len(v) are read, then masked off
-		w0, w1 = binary.LittleEndian.Uint64(x), at8(x, 8)
+		w0, w1 = at8(x, 0), at8(x, 8)
 		switch {
 		case n < 8:
 			w0 &= 1<<(8*n) - 1

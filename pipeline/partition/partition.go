@@ -37,10 +37,10 @@
 // measures about 2840 instructions per record once the Processor is warm
 // (decoding about 1230) and 0.39–0.67 µs per record on a shared 2-core VM:
 // the low end when the neighbours are quiet, the high end when they
-// compete for the core and memory (plain encoding/json decoding of the same
-// records varies 3.2–5.6 µs meanwhile). The series cache, the window tables and the dedup
-// table live in huge pages (package hugemem), so that their probes do not
-// also miss the TLB.
+// compete for the core and memory (plain encoding/json decoding of the
+// same records varies 3.2–5.6 µs meanwhile). The series cache, the window
+// tables and the dedup table live in huge pages (package hugemem), so that
+// their probes do not also miss the TLB.
 package partition
 
 import (

@@ -57,8 +57,7 @@ func (w *Windows) rank() {
 	// by comparison within equal prefixes.
 	keys := r.keys[:0]
 	for k, id := range r.pending {
-		p0, p1 := prefix16(w.series[id].Tenant)
-		keys = append(keys, sortKey{p0, p1, int32(k)})
+		keys = append(keys, tenantKey(&w.series[id], k))
 	}
 	r.tmp = sortKeys(keys, r.tmp, func(a, b int32) int { return byKey(r.pending[a], r.pending[b]) })
 	order := r.order[:0]

@@ -469,12 +469,13 @@ type sortKey struct {
 	i      int32
 }
 
-// prefix16 returns the first 16 bytes of s, zero-padded, as two big-endian
-// integers; they order as the strings do, ties aside.
-func prefix16(s string) (uint64, uint64) {
+// tenantKey returns the sort key of the ith total, whose key is k, that
+// orders by the first 16 bytes of the tenant: zero-padded, as two
+// big-endian integers, which order as the strings do, ties aside.
+func tenantKey(k *schemas.WindowKey, i int) sortKey {
 	var b [16]byte
-	copy(b[:], s)
-	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	copy(b[:], k.Tenant)
+	return sortKey{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), int32(i)}
 }
 
 // key returns the key of x.
@@ -492,8 +493,7 @@ func (w *Windows) appendSorted(out []schemas.WindowTotal) []schemas.WindowTotal 
 	if !ok {
 		keys = keys[:0]
 		for i := range w.out {
-			p0, p1 := prefix16(w.key(&w.out[i]).Tenant)
-			keys = append(keys, sortKey{p0, p1, int32(i)})
+			keys = append(keys, tenantKey(w.key(&w.out[i]), i))
 		}
 	}
 	w.tmp = sortKeys(keys, w.tmp, func(a, b int32) int { return w.compare(&w.out[a], &w.out[b]) })
