@@ -312,10 +312,17 @@ func MulMicros(q Micros, d Decimal) (Micros, error) {
 
 func roundHalfEven(quo, rem, div uint64) uint64 {
 	other := div - rem // rem < div, so this cannot wrap
-	if rem > other || (rem == other && quo%2 == 1) {
-		return quo + 1
+	// Whether to round up depends on the data about half the time, so it is
+	// computed without a branch (conditional moves), which a CPU would
+	// mispredict that often.
+	up := uint64(0)
+	if rem == other {
+		up = quo & 1
 	}
-	return quo
+	if rem > other {
+		up = 1
+	}
+	return quo + up
 }
 
 // RoundHalfUp rounds r to n fractional digits, halves away from zero: the
