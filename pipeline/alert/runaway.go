@@ -96,6 +96,7 @@ type params struct {
 	maxLog     float64
 	z          float64
 	eps        float64 // credits
+	logEps     float64 // math.Log(eps)
 	daily      float64
 	quiet      int
 	adapt      int
@@ -174,6 +175,7 @@ func (c RunawayConfig) params() (params, error) {
 	}
 	p.minLog, p.maxLog, p.z = c.MinLogRatio, c.MaxLogRatio, c.Z
 	p.eps = float64(c.Epsilon) / schemas.MicrosPerUnit
+	p.logEps = math.Log(p.eps)
 	p.daily = c.DailyRatio
 	p.minEvents = c.MinEvents
 	if p.minEvents == 0 {
@@ -476,13 +478,21 @@ func (r *runaway) closeMinute(p *params, scratch []float32, c int64, events int3
 	if credits < 0 {
 		credits = 0
 	}
-	x := math.Log(credits + p.eps)
+	x := p.logEps // an idle minute's, computed once
+	if credits != 0 {
+		x = math.Log(credits + p.eps)
+	}
+	// The baseline statistics (a median and a MAD over the learned minutes)
+	// are needed only for a minute that passes the cheap conditions: an idle
+	// minute, the most common kind for a sparse tenant, never does (its
+	// credits do not exceed DailyRatio × a mean ≥ 0), so closing it costs
+	// no sort of the baseline.
 	suspect := false
-	if int(r.learnedLen) >= p.minHistory {
+	if int(r.learnedLen) >= p.minHistory && credits > p.daily*r.mean && int(events) >= p.minEvents {
 		if !r.statsOK {
 			r.stats(p, scratch)
 		}
-		suspect = x > r.median+r.margin && credits > p.daily*r.mean && int(events) >= p.minEvents
+		suspect = x > r.median+r.margin
 	}
 	if !suspect || (r.episode && r.epLen >= p.adapt) {
 		r.learn(x, credits)
