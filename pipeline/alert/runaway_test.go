@@ -355,3 +355,63 @@ func TestDetectorSnapshotMidMinute(t *testing.T) {
 		t.Errorf("alerts across a restore (-want +got):\n%s", diff)
 	}
 }
+
+// TestCloseIdle: closing n idle minutes at once leaves a tenant's detector
+// state exactly as closing them one by one does, from states reached by
+// random streams with spikes (so that some are within an episode, with a
+// run of suspect minutes, or before MinHistory), for n up to the limit
+// advance passes.
+func TestCloseIdle(t *testing.T) {
+	cfg := RunawayConfig{Baseline: 20 * time.Minute, MinHistory: 5 * time.Minute, Sustain: 2, Quiet: 4 * time.Minute, AdaptAfter: 30 * time.Minute}
+	d := newDetector(t, cfg)
+	p := &d.p
+	rng := rand.New(rand.NewPCG(5, 6))
+	clone := func(r *runaway) *runaway {
+		c := *r
+		c.recent = slices.Clone(r.recent)
+		c.learned = slices.Clone(r.learned)
+		return &c
+	}
+	episodes, runs := 0, 0
+	for trial := range 400 {
+		r := newRunaway("t", p)
+		r.started = true
+		// A random history: busy, idle and spiking minutes.
+		for range rng.IntN(80) {
+			switch k := rng.IntN(10); {
+			case k < 3: // idle
+			case k < 8:
+				r.add("m", "x", int64(1+rng.IntN(1000))*1000)
+			default:
+				r.add("m", "x", int64(1+rng.IntN(1000))*1_000_000)
+			}
+			r.advance(p, d.scratch, r.minute+1, time.Time{})
+		}
+		// Close the open minute, as advance does before the idle ones.
+		r.add("m", "x", int64(rng.IntN(3))*5_000_000)
+		r.closeMinute(p, d.scratch, r.credits, r.events)
+		r.credits, r.events, r.nDriver = 0, 0, 0
+		clear(r.drivers[:])
+		r.minute++
+		if r.episode {
+			episodes++
+		}
+		if r.run > 0 {
+			runs++
+		}
+		n := int64(1 + rng.IntN(p.window+p.quiet+p.sustain))
+		one := clone(r)
+		for range n {
+			one.closeMinute(p, d.scratch, 0, 0)
+			one.minute++
+		}
+		r.closeIdle(p, n)
+		if diff := cmp.Diff(one, r, cmp.AllowUnexported(runaway{}, closedMinute{}, driver{})); diff != "" {
+			t.Fatalf("trial %d, %d idle minutes (-one by one +closeIdle):\n%s", trial, n, diff)
+		}
+	}
+	t.Logf("%d trials within an episode, %d with a run", episodes, runs)
+	if episodes < 20 || runs < 20 {
+		t.Errorf("%d episodes, %d runs: the states are too tame", episodes, runs)
+	}
+}
