@@ -96,7 +96,7 @@ type params struct {
 	maxLog     float64
 	z          float64
 	eps        float64 // credits
-	logEps     float64 // math.Log(eps)
+	logEps     float64 // math.Log(eps): an idle minute's x
 	daily      float64
 	quiet      int
 	adapt      int
@@ -477,10 +477,7 @@ func (r *runaway) closeMinute(p *params, scratch []float32, c int64, events int3
 	if credits < 0 {
 		credits = 0
 	}
-	x := p.logEps // an idle minute's, computed once
-	if credits != 0 {
-		x = math.Log(credits + p.eps)
-	}
+	x := math.Log(credits + p.eps)
 	// The baseline statistics (a median and a MAD over the learned minutes)
 	// are needed only for a minute that passes the cheap conditions: an idle
 	// minute, the most common kind for a sparse tenant, never does (its

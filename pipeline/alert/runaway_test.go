@@ -389,10 +389,7 @@ func TestCloseIdle(t *testing.T) {
 		}
 		// Close the open minute, as advance does before the idle ones.
 		r.add("m", "x", int64(rng.IntN(3))*5_000_000)
-		r.closeMinute(p, d.scratch, r.credits, r.events)
-		r.credits, r.events, r.nDriver = 0, 0, 0
-		clear(r.drivers[:])
-		r.minute++
+		r.advance(p, d.scratch, r.minute+1, time.Time{})
 		if r.episode {
 			episodes++
 		}
