@@ -357,7 +357,8 @@ func (s *Set) insert(e entry) {
 func (s *Set) makeRoom() {
 	if s.cut > s.minT {
 		s.dropped += s.sweep(false)
-		if s.n < int(float64(s.cap)*targetLoad) {
+		// ≤: a sweep that resized the table left it at targetLoad exactly.
+		if s.n <= int(float64(s.cap)*targetLoad) {
 			return
 		}
 	}

@@ -677,3 +677,34 @@ func TestKeyHashMatchesAbsorb(t *testing.T) {
 		t.Errorf("key = %#x, %#x; it must not change (snapshots and the cold tier store keys)", hi, lo)
 	}
 }
+
+// TestFirstSweepInMakeRoomResizesOnce: when a full table's first sweep
+// (run because the table is full) sizes it back to targetLoad, that size
+// stands: makeRoom does not build the table a second time, one slot larger.
+func TestFirstSweepInMakeRoomResizesOnce(t *testing.T) {
+	t.Parallel()
+	s := mustNew(t, Config{Horizon: time.Second})
+	s.Expire(t0) // cutoff t0 − 2s; the sweep step is 0.5s
+	for i := range 3000 {
+		at := t0
+		if i%2 == 0 {
+			at = t0.Add(-2 * time.Second) // at the cutoff: kept, until it moves
+		}
+		s.Check("a", []byte(strconv.Itoa(i)), at, 0)
+	}
+	s.Expire(t0.Add(100 * time.Millisecond)) // less than a step: no sweep
+	if s.swept || s.Len() != 3000 {
+		t.Fatalf("swept %v, Len %d before the table is full", s.swept, s.Len())
+	}
+	for i := 3000; s.Len() < s.growAt; i++ {
+		s.Check("a", []byte(strconv.Itoa(i)), t0, 0)
+	}
+	s.Check("a", []byte("full"), t0, 0) // makeRoom: the first sweep
+	if !s.swept {
+		t.Fatal("no sweep")
+	}
+	if n := s.Len() - 1; s.cap != capFor(n) {
+		t.Fatalf("%d entries after the sweep in %d home slots; want capFor = %d", n, s.cap, capFor(n))
+	}
+	checkInvariants(t, s)
+}
