@@ -174,14 +174,17 @@ func (c *seriesCache) indexPair(k int32) {
 	c.pairIndex[i] = k + 1
 }
 
-// prefetch asks the CPU to start loading the slot where find(tenant,
-// meter, model, h) starts probing, and returns h, the hash find needs.
-func (c *seriesCache) prefetch(tenant, meter, model string) (h uint64) {
-	h = seriesHash(id(tenant), meter, model)
+// keyHash returns h, the hash findHashed needs.
+func keyHash(tenant, meter, model string) (h uint64) {
+	return seriesHash(id(tenant), meter, model)
+}
+
+// prefetch asks the CPU to start loading the slot where findHashed(…, h)
+// starts probing.
+func (c *seriesCache) prefetch(h uint64) {
 	if len(c.slots) != 0 {
 		schemas.Prefetch(uintptr(unsafe.Pointer(&c.slots[int(h)&(len(c.slots)-1)])))
 	}
-	return h
 }
 
 // find returns the entry of (tenant, meter, model), or nil.

@@ -214,8 +214,8 @@ const windowAhead = 3
 //
 // It is Process with the memory accesses of several records overlapped: it
 // decodes up to Lookahead records ahead of the one it finishes, asking
-// for the series cache slot and the dedup table's run of each as soon as
-// it is decoded, and for the window slot windowAhead records ahead, so
+// for the series cache slot and the dedup table's run of each one record
+// after it is decoded (see prefetch), and for the window slot windowAhead records ahead, so
 // that the cache misses of one record are served while earlier ones are
 // finished instead of one after another. The records decoded ahead change
 // only caches: dedup, windows, the clocks and Stats move on in record
@@ -225,8 +225,17 @@ func (p *Processor) ProcessBatch(recs [][]byte, now time.Time, each func(i int, 
 	nowNs, nowOK := fastNanos(now)
 	for i := range min(n, Lookahead) {
 		p.decodeAhead(&p.ring[i], recs[i])
+		if i > 0 {
+			p.prefetch(&p.ring[i-1])
+		}
+	}
+	if n < Lookahead && n > 0 {
+		p.prefetch(&p.ring[n-1]) // the loop below asks for record Lookahead − 1 on
 	}
 	for i := range n {
+		if j := i + Lookahead - 1; j < n {
+			p.prefetch(&p.ring[j&(Lookahead-1)])
+		}
 		if j := i + windowAhead; j < n {
 			a := &p.ring[j&(Lookahead-1)]
 			p.prefetchWindow(a)
@@ -286,11 +295,10 @@ type decoded struct {
 	nsOK  bool
 }
 
-// decode decodes rec into a and starts loading the series cache slot and
-// the dedup key's part of the dedup table, so that those cache misses
-// overlap the work done until a is finished. With keep, the event's id and
-// properties stay valid across later decodes: those the decoder left in
-// its scratch buffer (an id with escapes) are copied into a.
+// decode decodes rec into a and computes its series hash and dedup key
+// (ProcessBatch then prefetches what they address). With keep, the event's
+// id and properties stay valid across later decodes: those the decoder
+// left in its scratch buffer (an id with escapes) are copied into a.
 func (p *Processor) decode(a *decoded, rec []byte, keep bool) {
 	ev := &a.ev
 	if err := p.dec.DecodeUsage(rec, ev); err != nil {
@@ -307,9 +315,24 @@ func (p *Processor) decode(a *decoded, rec []byte, keep bool) {
 		a.own = append(append(a.own[:0], ev.ID...), ev.Properties...)
 		ev.ID, ev.Properties = a.own[:len(ev.ID):len(ev.ID)], nilIfEmpty(ev.Properties, a.own[len(ev.ID):])
 	}
-	a.sh = p.cache.prefetch(ev.Tenant, ev.Meter, ev.Model)
+	a.sh = keyHash(ev.Tenant, ev.Meter, ev.Model)
 	a.dk = dedup.KeyOf(ev.Tenant, ev.ID)
-	p.seen.Prefetch(a.dk)
+}
+
+// prefetch starts loading the series cache slot and the dedup table's run
+// of a decoded record, so that those cache misses overlap the work done
+// until it is finished.
+//
+// ProcessBatch calls it one record after decode, not in it: the addresses
+// depend on the dedup key, a chain of dependent multiplies, and on the
+// interned strings the decoder has just loaded, and a prefetch waiting for
+// its address holds up every later instruction's retirement. One record
+// later they are long known.
+func (p *Processor) prefetch(a *decoded) {
+	if a.err == nil {
+		p.cache.prefetch(a.sh)
+		p.seen.Prefetch(a.dk)
+	}
 }
 
 // within reports whether b is empty or lies inside rec.
