@@ -146,6 +146,7 @@ func TestMinuteCacheMatchesParse(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(21, 22))
 	var c minuteCache
+	quick := 0
 	base := time.Date(2026, 3, 1, 23, 59, 58, 0, time.UTC)
 	for i := range 200000 {
 		at := base.Add(time.Duration(rng.Int64N(int64(3 * time.Second))))
@@ -164,10 +165,22 @@ func TestMinuteCacheMatchesParse(t *testing.T) {
 			t.Fatalf("minuteCache.parse(%q) = %v, %v; parseRFC3339 says %v, %v", s, got, ok, want, wantOK)
 		}
 		rest := append(append([]byte(nil), s...), `","properties":{}}`...)
+		// quick, which answers only in the second parse remembered, first:
+		// when it does, parsePrefix must agree.
+		qt, qok := c.quick(rest, 0)
 		got, end, ok := c.parsePrefix(rest)
 		if wantOK && (!ok || got != want || end != len(s)) {
 			t.Fatalf("minuteCache.parsePrefix(%q) = %v, %d, %v; want %v, %d", rest, got, end, ok, want, len(s))
 		}
+		if qok {
+			quick++
+			if !ok || qt != got || end != len("2006-01-02T15:04:05.000Z") {
+				t.Fatalf("minuteCache.quick(%q) = %v; parsePrefix says %v, %d, %v", rest, qt, got, end, ok)
+			}
+		}
+	}
+	if quick < 10000 {
+		t.Fatalf("quick answered %d times, want the common case", quick)
 	}
 }
 
