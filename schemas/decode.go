@@ -1770,7 +1770,9 @@ func flatObjectMasked(b []byte, i, n int) (int, bool) {
 		if k >= n || w[k] != '"' {
 			return 0, false
 		}
-		r := quotes >> uint(k+1)
+		// k < n ≤ 64 here and below, so the shifts by k&63 are by k: Go
+		// then needs no test for a shift of 64 or more.
+		r := quotes >> 1 >> (uint(k) & 63)
 		if r == 0 {
 			return 0, false
 		}
@@ -1780,7 +1782,7 @@ func flatObjectMasked(b []byte, i, n int) (int, bool) {
 		}
 		switch k++; w[k] {
 		case '"':
-			if r = quotes >> uint(k+1); r == 0 {
+			if r = quotes >> 1 >> (uint(k) & 63); r == 0 {
 				return 0, false
 			}
 			k += 2 + bits.TrailingZeros64(r)
@@ -1812,7 +1814,7 @@ func flatObjectMasked(b []byte, i, n int) (int, bool) {
 		case ',':
 			k++
 		case '}':
-			if k++; special&(^uint64(0)>>uint(64-k)) != 0 {
+			if k++; special&(^uint64(0)>>(uint(64-k)&63)) != 0 { // 1 ≤ k ≤ n
 				return 0, false
 			}
 			return i + k, true
