@@ -105,7 +105,7 @@
 // Check hashes the key (20–30 ns for a 10-byte tenant and a 26-byte id)
 // and touches one place in the table, plus amortised sweeps. A caller that
 // knows the key a while before it checks it computes it with KeyOf, calls
-// Prefetch (which starts loading the two cache lines where the key's run
+// Prefetch (which starts loading the four cache lines where the key's run
 // begins and returns at once), does other work, and then calls CheckKey:
 // the partition processor hides most of a large table's memory latency
 // that way. Measured on
