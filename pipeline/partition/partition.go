@@ -32,13 +32,14 @@
 // several records are in flight together instead of one after another.
 //
 // BenchmarkCore (10k tenants, 2 % duplicates, 5 % out of order, records of
-// about 205 bytes, ProcessBatch over 1024 records then Advance, one
-// Processor over many passes of the mix, a dedup set of 200k–800k entries)
-// measures about 2840 instructions per record once the Processor is warm
-// (decoding about 1230) and 0.39–0.67 µs per record on a shared 2-core VM:
-// the low end when the neighbours are quiet, the high end when they
-// compete for the core and memory (plain encoding/json decoding of the
-// same records varies 3.2–5.6 µs meanwhile). The series cache, the window
+// about 205 bytes, ProcessBatch over 1024 records then Advance, one warm
+// Processor over many passes of the mix, a dedup set of 200k–400k entries)
+// measures about 2670 instructions per record (decoding about 1200) and
+// 0.39–0.55 µs per record on a shared 2-core VM: the low end when the
+// neighbours are quiet, the high end when they compete for the core and
+// memory (plain encoding/json decoding of the same records varies
+// 3.3–4.7 µs meanwhile). A new Processor's first 600k records
+// (BenchmarkCoreCold), while its tables grow, cost 0.55–0.77 µs each. The series cache, the window
 // tables and the dedup table live in huge pages (package hugemem), so that
 // their probes do not also miss the TLB.
 package partition
