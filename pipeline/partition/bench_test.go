@@ -92,20 +92,20 @@ func BenchmarkCore(b *testing.B) {
 		b.Fatal(err)
 	}
 	run := newCoreRun(b, p, recs, shifter)
-	run.records(0, warmPasses*len(recs), func() {})
-	warm := run.stats()
+	run.records(0, warmPasses*len(recs), false)
+	warmCounted, warmRows := run.counted, run.rows
 	// The setup above leaves garbage (the generator's buffers, the catalog's
 	// parse) that would otherwise be collected on this benchmark's one P
 	// while the timer runs; the testing package's own collection ran before
 	// the setup.
 	runtime.GC()
 	b.ResetTimer()
-	run.records(warmPasses*len(recs), b.N, b.StopTimer)
+	run.records(warmPasses*len(recs), b.N, true)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(p.seen.Len()), "dedup-entries")
-	b.ReportMetric(float64(run.rows-warm.rows)/float64(b.N), "rows/event")
-	if run.counted == warm.counted {
+	b.ReportMetric(float64(run.rows-warmRows)/float64(b.N), "rows/event")
+	if run.counted == warmCounted {
 		b.Fatal("nothing counted")
 	}
 	if st := p.Stats(); st.DeadLetters != 0 {
@@ -138,7 +138,7 @@ func BenchmarkCoreCold(b *testing.B) {
 	b.ResetTimer()
 	for k, run := range runs {
 		start := k * warmPasses * len(recs)
-		run.records(0, min(warmPasses*len(recs), b.N-start), b.StopTimer)
+		run.records(0, min(warmPasses*len(recs), b.N-start), true)
 		runs[k] = nil // let the collector have it, as a partition's old processor
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
@@ -146,7 +146,7 @@ func BenchmarkCoreCold(b *testing.B) {
 
 // coreRun feeds a Processor the passes of coreMix as BenchmarkCore does.
 type coreRun struct {
-	tb      testing.TB
+	b       *testing.B
 	p       *Processor
 	recs    [][]byte
 	shifter *passShifter
@@ -156,8 +156,8 @@ type coreRun struct {
 	each    func(int, Result) error
 }
 
-func newCoreRun(tb testing.TB, p *Processor, recs [][]byte, shifter *passShifter) *coreRun {
-	r := &coreRun{tb: tb, p: p, recs: recs, shifter: shifter}
+func newCoreRun(b *testing.B, p *Processor, recs [][]byte, shifter *passShifter) *coreRun {
+	r := &coreRun{b: b, p: p, recs: recs, shifter: shifter}
 	r.each = func(_ int, res Result) error {
 		if res.Outcome == Counted {
 			r.counted++
@@ -167,35 +167,30 @@ func newCoreRun(tb testing.TB, p *Processor, recs [][]byte, shifter *passShifter
 	return r
 }
 
-type coreStats struct {
-	counted int64
-	rows    int
-}
-
-func (r *coreRun) stats() coreStats { return coreStats{r.counted, r.rows} }
-
 // records hands the Processor n records, the first being record `from` of
 // the endless sequence of passes (pass k = record k·len(recs) on), in
 // chunks of benchChunk, advancing the windows after each. At the start of
-// every pass it rewrites the records for that pass between stop() and
-// b.StartTimer (a benchmark passes b.StopTimer; the warm-up, a no-op).
-func (r *coreRun) records(from, n int, stop func()) {
+// every pass it rewrites the records for that pass, with the timer stopped
+// when timed.
+func (r *coreRun) records(from, n int, timed bool) {
 	now0 := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC) // after the mix, so nothing is too_far_future
 	recs := r.recs
 	for i := from; i < from+n; {
 		k := i % len(recs)
 		pass := i / len(recs)
 		if k == 0 {
-			stop()
+			if timed {
+				r.b.StopTimer()
+			}
 			r.shifter.shift(pass)
-			if b, ok := r.tb.(*testing.B); ok {
-				b.StartTimer()
+			if timed {
+				r.b.StartTimer()
 			}
 		}
 		now := now0.Add(time.Duration(pass) * passShift)
 		chunk := recs[k : k+min(benchChunk, len(recs)-k, from+n-i)]
 		if err := r.p.ProcessBatch(chunk, now, r.each); err != nil {
-			r.tb.Fatal(err)
+			r.b.Fatal(err)
 		}
 		r.out = r.p.Advance(r.out[:0])
 		r.rows += len(r.out)
