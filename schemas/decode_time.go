@@ -193,11 +193,11 @@ func (c *minuteCache) parsePrefix(s []byte) (time.Time, int, bool) {
 
 // Bytes 16–23 of a timestamp "YYYY-MM-DDTHH:MM:SS.sssZ" as a little-endian
 // word: quickFixed masks the bytes that must equal the remembered second
-// and the '.' and 'Z', quickDigits the three digits of the milliseconds.
+// and the '.' and 'Z' (quickPunct), leaving the three digits of the
+// milliseconds.
 const (
-	quickFixed  = 0xff000000ffffffff
-	quickDigits = 0x00ffffff00000000
-	quickPunct  = 'Z'<<56 | '.'<<24
+	quickFixed = 0xff000000ffffffff
+	quickPunct = 'Z'<<56 | '.'<<24
 )
 
 // quick parses the most common timestamp, milliseconds in UTC
@@ -211,9 +211,8 @@ func (c *minuteCache) quick(b []byte, i int) (t time.Time, ok bool) {
 	}
 	s := b[i : i+24 : i+24]
 	w0, w1, w2 := at8(s, 0), at8(s, 8), at8(s, 16)
-	digits := w2 & quickDigits
-	nonDigit := ((digits - quickDigits&(ones*'0')) | (digits + quickDigits&(ones*(0x80-'9'-1)))) & highs & quickDigits
-	if !c.inRange || w0 != c.p0 || w1 != c.p1 || w2&quickFixed != uint64(c.p2)|quickPunct || nonDigit != 0 {
+	// digitRun of bytes 20–23: the 'Z' stops it after the three digits.
+	if !c.inRange || w0 != c.p0 || w1 != c.p1 || w2&quickFixed != uint64(c.p2)|quickPunct || digitRun(w2>>32) != 3 {
 		return time.Time{}, false
 	}
 	ms := int64(w2>>32&0xf)*100 + int64(w2>>40&0xf)*10 + int64(w2>>48&0xf)

@@ -174,11 +174,6 @@ func (c *seriesCache) indexPair(k int32) {
 	c.pairIndex[i] = k + 1
 }
 
-// keyHash returns h, the hash findHashed needs.
-func keyHash(tenant, meter, model string) (h uint64) {
-	return seriesHash(id(tenant), meter, model)
-}
-
 // prefetch asks the CPU to start loading the slot where findHashed(…, h)
 // starts probing.
 func (c *seriesCache) prefetch(h uint64) {

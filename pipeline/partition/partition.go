@@ -39,9 +39,9 @@
 // neighbours are quiet, the high end when they compete for the core and
 // memory (plain encoding/json decoding of the same records varies
 // 3.3–4.7 µs meanwhile). A new Processor's first 600k records
-// (BenchmarkCoreCold), while its tables grow, cost 0.55–0.77 µs each. The series cache, the window
-// tables and the dedup table live in huge pages (package hugemem), so that
-// their probes do not also miss the TLB.
+// (BenchmarkCoreCold), while its tables grow, cost 0.55–0.77 µs each. The
+// series cache, the window tables and the dedup table live in huge pages
+// (package hugemem), so that their probes do not also miss the TLB.
 package partition
 
 import (
@@ -216,9 +216,9 @@ const windowAhead = 3
 // It is Process with the memory accesses of several records overlapped: it
 // decodes up to Lookahead records ahead of the one it finishes, asking
 // for the series cache slot and the dedup table's run of each one record
-// after it is decoded (see prefetch), and for the window slot windowAhead records ahead, so
-// that the cache misses of one record are served while earlier ones are
-// finished instead of one after another. The records decoded ahead change
+// after it is decoded (see prefetch), and for the window slot windowAhead
+// records ahead, so that the cache misses of one record are served while
+// earlier ones are finished instead of one after another. The records decoded ahead change
 // only caches: dedup, windows, the clocks and Stats move on in record
 // order as each record is finished.
 func (p *Processor) ProcessBatch(recs [][]byte, now time.Time, each func(i int, r Result) error) error {
@@ -316,7 +316,7 @@ func (p *Processor) decode(a *decoded, rec []byte, keep bool) {
 		a.own = append(append(a.own[:0], ev.ID...), ev.Properties...)
 		ev.ID, ev.Properties = a.own[:len(ev.ID):len(ev.ID)], nilIfEmpty(ev.Properties, a.own[len(ev.ID):])
 	}
-	a.sh = keyHash(ev.Tenant, ev.Meter, ev.Model)
+	a.sh = seriesHash(id(ev.Tenant), ev.Meter, ev.Model)
 	a.dk = dedup.KeyOf(ev.Tenant, ev.ID)
 }
 
