@@ -70,7 +70,7 @@ func parseFraction(s []byte, base int64) (time.Time, int, bool) {
 	// The common case first: milliseconds in UTC, ".sssZ".
 	if len(s) >= 24 && s[19] == '.' && s[23] == 'Z' {
 		d0, d1, d2 := s[20]-'0', s[21]-'0', s[22]-'0'
-		if max(d0, d1, d2) <= 9 && base >= minUnix && base <= maxUnix {
+		if max(d0, d1, d2) <= 9 && inYears(base) {
 			ms := int64(d0)*100 + int64(d1)*10 + int64(d2)
 			return time.Unix(base, ms*1e6).UTC(), 24, true
 		}
@@ -116,11 +116,15 @@ func parseFraction(s []byte, base int64) (time.Time, int, bool) {
 		return time.Time{}, 0, false
 	}
 	secs := base - int64(offset)
-	if secs < minUnix || secs > maxUnix {
+	if !inYears(secs) {
 		return time.Time{}, 0, false // an offset moved it out of 0000–9999 in UTC
 	}
 	return time.Unix(secs, int64(nsec)).UTC(), i, true
 }
+
+// inYears reports whether the Unix time secs lies in the years 0000–9999
+// in UTC.
+func inYears(secs int64) bool { return secs >= minUnix && secs <= maxUnix }
 
 // minuteCache remembers the last YYYY-MM-DDTHH:MM:SS (bytes as given) that
 // parsed: events of a stream mostly share it, and then only the fraction
@@ -134,9 +138,6 @@ type minuteCache struct {
 	p2     uint32 // the next 3
 	base   int64  // their value in seconds from the Unix epoch, as if UTC
 	set    bool
-	// inRange says that base lies in the years 0000–9999, so that a
-	// timestamp with those first 19 bytes and a fraction in UTC is valid.
-	inRange bool
 
 	d0      uint64 // the first 8 bytes of the day
 	d1      uint16 // the next 2
@@ -187,7 +188,6 @@ func (c *minuteCache) parsePrefix(s []byte) (time.Time, int, bool) {
 	}
 	base += int64(s0)*10 + int64(s1)
 	c.p0, c.p1, c.p2, c.base, c.set = p0, p1, p2, base, true
-	c.inRange = base >= minUnix && base <= maxUnix
 	return parseFraction(s, base)
 }
 
@@ -212,7 +212,7 @@ func (c *minuteCache) quick(b []byte, i int) (t time.Time, ok bool) {
 	s := b[i : i+24 : i+24]
 	w0, w1, w2 := at8(s, 0), at8(s, 8), at8(s, 16)
 	// digitRun of bytes 20–23: the 'Z' stops it after the three digits.
-	if !c.inRange || w0 != c.p0 || w1 != c.p1 || w2&quickFixed != uint64(c.p2)|quickPunct || digitRun(w2>>32) != 3 {
+	if !c.set || w0 != c.p0 || w1 != c.p1 || w2&quickFixed != uint64(c.p2)|quickPunct || digitRun(w2>>32) != 3 || !inYears(c.base) {
 		return time.Time{}, false
 	}
 	ms := int64(w2>>32&0xf)*100 + int64(w2>>40&0xf)*10 + int64(w2>>48&0xf)
