@@ -35,8 +35,8 @@
 // about 205 bytes, ProcessBatch over 1024 records then Advance, one warm
 // Processor over many passes of the mix, a dedup set of 200k–400k entries)
 // measures about 2670 instructions per record (decoding about 1200) and
-// 0.37–0.56 µs per record on a shared 2-core VM, medians of six runs
-// 0.40–0.48 µs: the low end when the neighbours are quiet, the high end
+// 0.37–0.62 µs per record on a shared 2-core VM, medians of six runs
+// 0.40–0.58 µs: the low end when the neighbours are quiet, the high end
 // when they compete for the core and memory (plain encoding/json decoding
 // of the same records varies 3.3–4.9 µs meanwhile). A new Processor's
 // first 600k records (BenchmarkCoreCold), while its tables grow, cost
