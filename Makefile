@@ -20,12 +20,13 @@ demo: build ## generate traffic and run it through the pipeline on local default
 	@./deploy/demo.sh
 
 .PHONY: test
-test: ## vet, unit + integration tests, golden scenarios, ClickHouse 26 (chDB) migrations, a short fuzz run
+test: ## vet, unit + integration tests, golden scenarios, ClickHouse 26 (chDB) migrations, arm64 assembly, a short fuzz run
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/cmd/creditflow$$')
 	@# The end-to-end tests restart the shared Kafka and ClickHouse: run them alone.
 	$(GO) test -count=1 -timeout 20m ./cmd/creditflow
 	@$(MAKE) --no-print-directory test-chdb
+	@$(MAKE) --no-print-directory test-arm64
 	$(GO) test -count=1 -run='^$$' -fuzz=FuzzDecodeUsage -fuzztime=$(FUZZTIME) ./schemas
 
 .PHONY: test-chdb
@@ -36,6 +37,14 @@ test-chdb: ## migrations, views and reader queries on ClickHouse 26.x through ch
 	  echo "test-chdb: CHDB_LIB_PATH not set; run deploy/chdb.sh to prove the migrations on ClickHouse 26.x"; exit 0; \
 	fi; \
 	CHDB_LIB_PATH=$$CHDB_LIB_PATH $(GO) test -count=1 -tags chdb -run Chdb ./sinks/clickhouse/
+
+.PHONY: test-arm64
+test-arm64: ## the packages with arm64 assembly (dedup's AES key hash, prefetch) on arm64, under qemu-aarch64
+	@if ! command -v qemu-aarch64 >/dev/null; then \
+	  if [ "$$CI" = true ]; then echo "test-arm64: qemu-aarch64 not found (apt-get install qemu-user)"; exit 1; fi; \
+	  echo "test-arm64: qemu-aarch64 not found; apt-get install qemu-user to test the arm64 assembly"; exit 0; \
+	fi; \
+	GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64 ./pipeline/dedup ./schemas
 
 .PHONY: test-short
 test-short: ## unit tests only (no services needed)

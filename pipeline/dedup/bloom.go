@@ -32,6 +32,35 @@ func (b *bloom) probe(hi, lo uint64) (*[8]uint64, uint64) {
 	return &b.blocks[i], finishB(hi ^ lo*mulA)
 }
 
+// The probe's mixers: odd multipliers and multiply/xor-shift finalisers,
+// so that every bit of the result depends on every bit of the input.
+const (
+	mulA  = 0xe7c7075dffa7daf1
+	mulB  = 0xa1599db77a9b7123
+	finA1 = 0xca79cd497752a30b
+	finA2 = 0xcae9229faedc21f5
+	finB1 = 0xd84cb5c287602987
+	finB2 = 0x2e53e1946cd3a525
+)
+
+func finishA(x uint64) uint64 {
+	x ^= x >> 33
+	x *= finA1
+	x ^= x >> 29
+	x *= finA2
+	x ^= x >> 32
+	return x
+}
+
+func finishB(x uint64) uint64 {
+	x ^= x >> 31
+	x *= finB1
+	x ^= x >> 30
+	x *= finB2
+	x ^= x >> 33
+	return x
+}
+
 func (b *bloom) add(hi, lo uint64) {
 	blk, h := b.probe(hi, lo)
 	for i := range b.k {

@@ -24,12 +24,15 @@
 //
 // # Keys
 //
-// The Set stores no strings. (tenant, id) is hashed to 128 bits: two 64-bit
-// lanes over the same words, each field length-prefixed so that ("ab", "c")
-// and ("a", "bc") differ (hash.go). The hash is fixed, not seeded per
-// process, because snapshots outlive processes. Taking it as a random
-// function, the chance that any two of n retained keys collide is about
-// n²/2^129: for a billion keys, 1.5e-21. A collision would make a new event
+// The Set stores no strings. (tenant, id) is hashed to 128 bits by rounds
+// of AES (hash.go): both field lengths go into the start state, so that
+// ("ab", "c") and ("a", "bc") differ, and pairs of equal lengths never
+// collide. The hash is fixed, not seeded per process, because snapshots
+// outlive processes; on amd64 and arm64 it runs on the CPU's AES
+// instructions (one per 16 bytes, plus four), elsewhere on a table-driven
+// round in Go that yields the same keys. Taking it as a random function,
+// the chance that any two of n retained keys collide is about n²/2^129:
+// for a billion keys, 1.5e-21. A collision would make a new event
 // look like a duplicate of another. The hash is not keyed, so it is not
 // built to resist someone who crafts ids to collide with another tenant's
 // future ids; such a tenant would also have to know those ids.
@@ -102,7 +105,8 @@
 //
 // # Speed
 //
-// Check hashes the key (20–30 ns for a 10-byte tenant and a 26-byte id)
+// Check hashes the key (7–10 ns for an 11-byte tenant and a 26-byte id on
+// amd64's AES instructions; 23–29 ns with the earlier multiply lanes)
 // and touches one place in the table, plus amortised sweeps. A caller that
 // knows the key a while before it checks it computes it with KeyOf, calls
 // Prefetch (which starts loading the four cache lines where the key's run

@@ -9,11 +9,11 @@ import (
 	"math"
 )
 
-// Snapshot format, version 1, all integers little-endian:
+// Snapshot format, version 2, all integers little-endian:
 //
 //	offset  size  field
 //	0       8     magic "CFDEDUP\x00"
-//	8       4     version (1)
+//	8       4     version (2)
 //	12      4     flags (0)
 //	16      8     horizon in ms (informational)
 //	24      8     retention in ms (informational)
@@ -24,10 +24,12 @@ import (
 //
 // The entry encoding is the in-memory one, so the key hash and the meta
 // layout (event ms + 1, folded digest) are part of the format: changing
-// either requires a new version.
+// either requires a new version. Version 1 had another key hash (two
+// multiply lanes); its snapshots are refused as ErrSnapshot, since their
+// keys cannot be recomputed without the ids.
 const (
 	snapshotMagic   = "CFDEDUP\x00"
-	snapshotVersion = 1
+	snapshotVersion = 2
 	headerSize      = 48
 	chunkEntries    = 4096
 )
