@@ -29,7 +29,7 @@
 // ("ab", "c") and ("a", "bc") differ, and pairs of equal lengths never
 // collide. The hash is fixed, not seeded per process, because snapshots
 // outlive processes; on amd64 and arm64 it runs on the CPU's AES
-// instructions (one per 16 bytes, plus four), elsewhere on a table-driven
+// instructions (one per 16 bytes, plus two), elsewhere on a table-driven
 // round in Go that yields the same keys. Taking it as a random function,
 // the chance that any two of n retained keys collide is about n²/2^129:
 // for a billion keys, 1.5e-21. A collision would make a new event

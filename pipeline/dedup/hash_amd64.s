@@ -81,10 +81,6 @@ final:
 	AESENC X1, X0
 	MOVOU ·hashConst+32(SB), X1
 	AESENC X1, X0
-	MOVOU ·hashConst+48(SB), X1
-	AESENC X1, X0
-	MOVOU ·hashConst+64(SB), X1
-	AESENC X1, X0
 	MOVQ   X0, AX
 	PEXTRQ $1, X0, BX
 	MOVQ BX, hi+32(FP)

@@ -235,9 +235,6 @@ func (p *Processor) ProcessBatch(recs [][]byte, now time.Time, each func(i int, 
 		p.prefetch(&p.ring[n-1]) // the loop below asks for record Lookahead − 1 on
 	}
 	for i := range n {
-		if j := i + Lookahead - 1; j < n {
-			p.prefetch(&p.ring[j&(Lookahead-1)])
-		}
 		if j := i + windowAhead; j < n {
 			a := &p.ring[j&(Lookahead-1)]
 			p.prefetchWindow(a)
@@ -251,6 +248,9 @@ func (p *Processor) ProcessBatch(recs [][]byte, now time.Time, each func(i int, 
 		}
 		if j := i + Lookahead; j < n {
 			p.decodeAhead(a, recs[j])
+		}
+		if j := i + Lookahead - 1; j < n {
+			p.prefetch(&p.ring[j&(Lookahead-1)])
 		}
 	}
 	return nil
@@ -325,11 +325,12 @@ func (p *Processor) decode(a *decoded, rec []byte, keep bool) {
 // of a decoded record, so that those cache misses overlap the work done
 // until it is finished.
 //
-// ProcessBatch calls it one record after decode, not in it: the addresses
-// depend on the dedup key, a chain of dependent multiplies, and on the
-// interned strings the decoder has just loaded, and a prefetch waiting for
-// its address holds up every later instruction's retirement. One record
-// later they are long known.
+// ProcessBatch calls it one record after decode (after finishing one
+// record and decoding the next), not in it: the addresses depend on the
+// dedup key, a chain of dependent AES rounds, and on the interned strings
+// the decoder has just loaded, and a prefetch waiting for its address
+// holds up every later instruction's retirement. One record later they
+// are long known.
 func (p *Processor) prefetch(a *decoded) {
 	if a.err == nil {
 		p.cache.prefetch(a.sh)
