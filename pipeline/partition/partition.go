@@ -291,10 +291,14 @@ type decoded struct {
 	ns  int64  // ev.Time in Unix nanoseconds, when nsOK (see fastNanos)
 	own []byte // ev's id and properties when they must outlive the decoder's scratch
 	// The series' cache entry as prefetchWindow found it (nil if it did
-	// not), valid while the cache's moves is still moves.
+	// not), valid while the cache's moves is still moves, and the content
+	// digest, which prefetchWindow computes when it finds the entry and
+	// the time is in the fast range.
 	s     *series
+	d     uint64
 	moves uint32
 	nsOK  bool
+	dOK   bool
 }
 
 // decode decodes rec into a and computes its series hash and dedup key
@@ -311,7 +315,7 @@ func (p *Processor) decode(a *decoded, rec []byte, keep bool) {
 		a.err = re
 		return
 	}
-	a.err, a.s = nil, nil
+	a.err, a.s, a.dOK = nil, nil, false
 	a.ns, a.nsOK = fastNanos(ev.Time)
 	if keep && (!within(rec, ev.ID) || !within(rec, ev.Properties)) {
 		a.own = append(append(a.own[:0], ev.ID...), ev.Properties...)
@@ -357,17 +361,18 @@ func nilIfEmpty(orig, c []byte) []byte {
 }
 
 // prefetchWindow starts loading the window slot of a's event, when its
-// series is cached (its cache slot was requested when a was decoded).
+// series is cached (its cache slot was requested when a was decoded), and
+// computes its content digest then: the digest is a chain of dependent
+// multiplies that finish would otherwise wait on before its dedup check.
 func (p *Processor) prefetchWindow(a *decoded) {
 	if a.err != nil {
 		return
 	}
 	ev := &a.ev
 	a.s, a.moves = p.cache.findHashed(ev.Tenant, ev.Meter, ev.Model, a.sh), p.cache.moves
-	if s := a.s; s != nil {
-		if a.nsOK {
-			p.windows.Prefetch(s.win, a.ns)
-		}
+	if s := a.s; s != nil && a.nsOK {
+		p.windows.Prefetch(s.win, a.ns)
+		a.d, a.dOK = digestFrom(p.cache.pairs[s.pair].digest, ev, a.ns), true
 	}
 }
 
@@ -423,7 +428,10 @@ func (p *Processor) finish(a *decoded, now time.Time, nowNs int64, nowOK, window
 	if err != nil {
 		return p.dead(creditsOutOfRange(ev, rate))
 	}
-	d := digestFrom(pr.digest, ev, ns)
+	d := a.d
+	if !a.dOK {
+		d = digestFrom(pr.digest, ev, ns)
+	}
 	if r, dup := p.verdict(p.seen.CheckKey(dk, floorMillis(ns), d), ev, d); dup {
 		return r
 	}
