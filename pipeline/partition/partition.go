@@ -36,9 +36,9 @@
 // Processor over many passes of the mix, a dedup set of 200k–400k entries)
 // measures about 2545 instructions per record (decoding about 1200) and
 // 0.37–0.57 µs per record on a shared 2-core VM, medians of six runs
-// 0.40–0.50 µs: the low end when the neighbours are quiet, the high end
-// when they compete for the core and memory (plain encoding/json decoding
-// of the same records varies 3.3–4.8 µs meanwhile). A new Processor's
+// 0.38–0.51 µs (typically 0.45): the low end when the neighbours are
+// quiet, the high end when they compete for the core and memory (plain
+// encoding/json decoding of the same records varies 3.0–5.2 µs meanwhile). A new Processor's
 // first 600k records (BenchmarkCoreCold), while its tables grow, cost
 // 0.50–0.76 µs each. The series cache, the window tables and the dedup
 // table live in huge pages (package hugemem), so that their probes do not
