@@ -291,14 +291,12 @@ type decoded struct {
 	ns  int64  // ev.Time in Unix nanoseconds, when nsOK (see fastNanos)
 	own []byte // ev's id and properties when they must outlive the decoder's scratch
 	// The series' cache entry as prefetchWindow found it (nil if it did
-	// not), valid while the cache's moves is still moves, and the content
-	// digest, which prefetchWindow computes when it finds the entry and
-	// the time is in the fast range.
+	// not), valid while the cache's moves is still moves, and, when it did
+	// and nsOK, the content digest it computed.
 	s     *series
 	d     uint64
 	moves uint32
 	nsOK  bool
-	dOK   bool
 }
 
 // decode decodes rec into a and computes its series hash and dedup key
@@ -315,7 +313,7 @@ func (p *Processor) decode(a *decoded, rec []byte, keep bool) {
 		a.err = re
 		return
 	}
-	a.err, a.s, a.dOK = nil, nil, false
+	a.err, a.s = nil, nil
 	a.ns, a.nsOK = fastNanos(ev.Time)
 	if keep && (!within(rec, ev.ID) || !within(rec, ev.Properties)) {
 		a.own = append(append(a.own[:0], ev.ID...), ev.Properties...)
@@ -372,7 +370,7 @@ func (p *Processor) prefetchWindow(a *decoded) {
 	a.s, a.moves = p.cache.findHashed(ev.Tenant, ev.Meter, ev.Model, a.sh), p.cache.moves
 	if s := a.s; s != nil && a.nsOK {
 		p.windows.Prefetch(s.win, a.ns)
-		a.d, a.dOK = digestFrom(p.cache.pairs[s.pair].digest, ev, a.ns), true
+		a.d = digestFrom(p.cache.pairs[s.pair].digest, ev, a.ns)
 	}
 }
 
@@ -428,8 +426,8 @@ func (p *Processor) finish(a *decoded, now time.Time, nowNs int64, nowOK, window
 	if err != nil {
 		return p.dead(creditsOutOfRange(ev, rate))
 	}
-	d := a.d
-	if !a.dOK {
+	d := a.d // computed by prefetchWindow when it found the series (a.nsOK holds here)
+	if a.s == nil {
 		d = digestFrom(pr.digest, ev, ns)
 	}
 	if r, dup := p.verdict(p.seen.CheckKey(dk, floorMillis(ns), d), ev, d); dup {
