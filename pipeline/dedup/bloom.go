@@ -28,12 +28,13 @@ func newBloom(n, bitsPerKey int) bloom {
 
 // probe returns the block of key (hi, lo) and the word of its bit positions.
 func (b *bloom) probe(hi, lo uint64) (*[8]uint64, uint64) {
-	i, _ := bits.Mul64(finishA(lo^hi*mulB), uint64(len(b.blocks)))
-	return &b.blocks[i], finishB(hi ^ lo*mulA)
+	i, _ := bits.Mul64(mix(lo^hi*mulB, finA1, finA2), uint64(len(b.blocks)))
+	return &b.blocks[i], mix(hi^lo*mulA, finB1, finB2)
 }
 
-// The probe's mixers: odd multipliers and multiply/xor-shift finalisers,
-// so that every bit of the result depends on every bit of the input.
+// The probe's mixers: odd multipliers and a multiply/xor-shift finaliser
+// (mix) with two pairs of constants, so that every bit of each result
+// depends on every bit of its input.
 const (
 	mulA  = 0xe7c7075dffa7daf1
 	mulB  = 0xa1599db77a9b7123
@@ -43,21 +44,12 @@ const (
 	finB2 = 0x2e53e1946cd3a525
 )
 
-func finishA(x uint64) uint64 {
+func mix(x, m1, m2 uint64) uint64 {
 	x ^= x >> 33
-	x *= finA1
+	x *= m1
 	x ^= x >> 29
-	x *= finA2
+	x *= m2
 	x ^= x >> 32
-	return x
-}
-
-func finishB(x uint64) uint64 {
-	x ^= x >> 31
-	x *= finB1
-	x ^= x >> 30
-	x *= finB2
-	x ^= x >> 33
 	return x
 }
 

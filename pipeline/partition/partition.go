@@ -38,9 +38,9 @@
 // 0.37–0.57 µs per record on a shared 2-core VM, medians of six runs
 // 0.38–0.51 µs (typically 0.45): the low end when the neighbours are
 // quiet, the high end when they compete for the core and memory (plain
-// encoding/json decoding of the same records varies 3.0–5.2 µs meanwhile). A new Processor's
-// first 600k records (BenchmarkCoreCold), while its tables grow, cost
-// 0.50–0.76 µs each. The series cache, the window tables and the dedup
+// encoding/json decoding of the same records varies 3.0–5.2 µs
+// meanwhile). A new Processor's first 600k records (BenchmarkCoreCold),
+// while its tables grow, cost 0.50–0.76 µs each. The series cache, the window tables and the dedup
 // table live in huge pages (package hugemem), so that their probes do not
 // also miss the TLB.
 package partition
@@ -219,9 +219,9 @@ const windowAhead = 3
 // for the series cache slot and the dedup table's run of each one record
 // after it is decoded (see prefetch), and for the window slot windowAhead
 // records ahead, so that the cache misses of one record are served while
-// earlier ones are finished instead of one after another. The records decoded ahead change
-// only caches: dedup, windows, the clocks and Stats move on in record
-// order as each record is finished.
+// earlier ones are finished instead of one after another. The records
+// decoded ahead change only caches: dedup, windows, the clocks and Stats
+// move on in record order as each record is finished.
 func (p *Processor) ProcessBatch(recs [][]byte, now time.Time, each func(i int, r Result) error) error {
 	n := len(recs)
 	nowNs, nowOK := fastNanos(now)
